@@ -1,0 +1,1 @@
+"""How a pair becomes judge calls: prompts, order swapping, providers, verdict parsing."""
