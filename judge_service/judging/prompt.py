@@ -83,8 +83,8 @@ def render_prompt(
 
 
 def _between(text: str, start: str, end: str) -> str:
-    head, _, rest = text.partition(start)
-    if not _:
+    _before, found, rest = text.partition(start)
+    if not found:
         raise ValueError(f"prompt has no {start!r} marker")
     body, found, _tail = rest.rpartition(end)
     if not found:

@@ -1,0 +1,98 @@
+"""One Settings object for every process (API, worker, CLI), read from `JUDGE_*`.
+
+Judges are operator configuration: the API only ever names them, so a caller
+can never point the server at an address of their choosing.
+"""
+
+import os
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///judge_service.db"
+
+
+class JudgeConfig(BaseModel):
+    """One judge model behind one provider endpoint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: Literal["openai", "anthropic"]
+    model: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key_env: str = Field(min_length=1)
+    # Sent to OpenAI-format endpoints only: the Anthropic SDK takes no sampling settings.
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=1024, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    max_concurrency: int = Field(default=8, ge=1, le=1024)
+
+    def api_key(self) -> str:
+        """The key, read at call time so it never sits in a config dump or a log."""
+        value = os.environ.get(self.api_key_env)
+        if not value:
+            raise LookupError(f"environment variable {self.api_key_env} is not set")
+        return value
+
+    @property
+    def worst_case_call_s(self) -> float:
+        """How long one call may take with every SDK retry (backoff at most 8 s each)."""
+        return self.timeout_s * (self.max_retries + 1) + 8.0 * self.max_retries
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JUDGE_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    queue_name: str = "judge"
+    judges_file: Path | None = None
+    judges: dict[str, JudgeConfig] = Field(default_factory=dict)
+
+    chunk_size: int = Field(default=20, ge=1, le=1000)
+    job_timeout_s: int = Field(default=900, ge=10)
+    inprocess_workers: int = Field(default=4, ge=1, le=64)
+    max_pairs_per_request: int = Field(default=10_000, ge=1)
+
+    @cached_property
+    def all_judges(self) -> dict[str, JudgeConfig]:
+        """Judges from `JUDGE_JUDGES` and the judges file, merged."""
+        merged = dict(self.judges)
+        for name, judge in load_judges_file(self.judges_file).items():
+            if name in merged and merged[name] != judge:
+                raise ValueError(f"judge {name!r} is defined differently in JUDGE_JUDGES and file")
+            merged[name] = judge
+        return merged
+
+    @property
+    def lease_s(self) -> int:
+        """A claimed judgment is reclaimable once its job can no longer be running."""
+        return self.job_timeout_s + 60
+
+    @model_validator(mode="after")
+    def _calls_fit_in_a_job(self) -> Self:
+        for name, judge in self.all_judges.items():
+            if judge.worst_case_call_s >= self.job_timeout_s:
+                raise ValueError(
+                    f"judge {name!r}: timeout_s x (max_retries + 1) plus backoff "
+                    f"({judge.worst_case_call_s:.0f} s) must stay below job_timeout_s "
+                    f"({self.job_timeout_s} s)"
+                )
+        return self
+
+
+def load_judges_file(path: Path | None) -> dict[str, JudgeConfig]:
+    """Read `[judges.NAME]` tables from a TOML file."""
+    if path is None:
+        return {}
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    tables = data.get("judges", {})
+    if not isinstance(tables, dict):
+        raise ValueError(f"{path}: [judges] must be a table of judge tables")
+    return {name: JudgeConfig.model_validate(table) for name, table in tables.items()}

@@ -1,0 +1,143 @@
+"""Queries the API needs, kept out of the route functions."""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
+from judge_service.judging.verdicts import Order
+from judge_service.stats.report import VerdictRow
+
+# Keeps one multi-row INSERT under both drivers' bound-parameter limits.
+INSERT_BATCH = 500
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    pairs: int = 0
+    judgments_expected: int = 0
+    judgments_done: int = 0
+    judgments_failed: int = 0
+    judgments_running: int = 0
+
+    @property
+    def status(self) -> str:
+        finished = self.judgments_done + self.judgments_failed
+        if self.judgments_expected and finished == self.judgments_expected:
+            return "done"
+        if finished or self.judgments_running:
+            return "running"
+        return "pending"
+
+
+def run_orders(run: Run) -> list[Order]:
+    return [Order.BASELINE_FIRST, Order.CANDIDATE_FIRST] if run.swap else [Order.BASELINE_FIRST]
+
+
+def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]:
+    if not run_ids:
+        return {}
+    pairs = dict(
+        session.execute(
+            select(Pair.run_id, func.count()).where(Pair.run_id.in_(run_ids)).group_by(Pair.run_id)
+        ).all()
+    )
+    by_status: dict[int, dict[str, int]] = {}
+    for run_id, status, count in session.execute(
+        select(Judgment.run_id, Judgment.status, func.count())
+        .where(Judgment.run_id.in_(run_ids))
+        .group_by(Judgment.run_id, Judgment.status)
+    ).all():
+        by_status.setdefault(run_id, {})[status] = count
+    counts = {}
+    for run_id in run_ids:
+        statuses = by_status.get(run_id, {})
+        counts[run_id] = RunCounts(
+            pairs=pairs.get(run_id, 0),
+            judgments_expected=sum(statuses.values()),
+            judgments_done=statuses.get(JudgmentStatus.DONE, 0),
+            judgments_failed=statuses.get(JudgmentStatus.FAILED, 0),
+            judgments_running=statuses.get(JudgmentStatus.RUNNING, 0),
+        )
+    return counts
+
+
+def insert_pairs(session: Session, run: Run, pairs: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert pairs new to the run with their judgments; returns the new pair ids.
+
+    A pair whose `external_id` the run already has is skipped by the unique
+    constraint itself, so two concurrent submissions cannot both insert it.
+    """
+    dialect = session.get_bind().dialect.name
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new_ids: list[int] = []
+    for start in range(0, len(pairs), INSERT_BATCH):
+        batch = [{**pair, "run_id": run.id} for pair in pairs[start : start + INSERT_BATCH]]
+        stmt = (
+            dialect_insert(Pair)
+            .values(batch)
+            .on_conflict_do_nothing(index_elements=["run_id", "external_id"])
+            .returning(Pair.id)
+        )
+        new_ids.extend(session.scalars(stmt).all())
+    judgments = [
+        {"run_id": run.id, "pair_id": pair_id, "judge": judge, "order": order.value}
+        for pair_id in new_ids
+        for judge in run.judges
+        for order in run_orders(run)
+    ]
+    for start in range(0, len(judgments), INSERT_BATCH * 4):
+        session.execute(insert(Judgment), judgments[start : start + INSERT_BATCH * 4])
+    return sorted(new_ids)
+
+
+def pair_ids(session: Session, run_id: int) -> list[int]:
+    return list(session.scalars(select(Pair.id).where(Pair.run_id == run_id).order_by(Pair.id)))
+
+
+def verdict_rows(session: Session, run_id: int) -> list[VerdictRow]:
+    rows = session.execute(
+        select(Judgment.pair_id, Judgment.judge, Judgment.order, Judgment.verdict).where(
+            Judgment.run_id == run_id, Judgment.status == JudgmentStatus.DONE
+        )
+    )
+    return [VerdictRow(*row) for row in rows]
+
+
+JUDGMENT_EXPORT_COLUMNS = (
+    Judgment.id,
+    Pair.external_id,
+    Judgment.judge,
+    Judgment.order,
+    Judgment.status,
+    Judgment.verdict,
+    Judgment.label,
+    Judgment.attempts,
+    Judgment.judge_model,
+    Judgment.input_tokens,
+    Judgment.output_tokens,
+    Judgment.latency_ms,
+    Judgment.error_kind,
+    Judgment.error,
+    Judgment.template_id,
+    Judgment.prompt_sha256,
+    Judgment.raw_response,
+    Judgment.created_at,
+    Judgment.finished_at,
+)
+
+
+def iter_judgments(session: Session, run_id: int, batch: int = 1000) -> Iterator[Row[Any]]:
+    """Every judge call of a run, in id order, fetched in batches so memory stays flat."""
+    query = (
+        select(*JUDGMENT_EXPORT_COLUMNS)
+        .join(Pair, Pair.id == Judgment.pair_id)
+        .where(Judgment.run_id == run_id)
+        .order_by(Judgment.id)
+        .execution_options(yield_per=batch)
+    )
+    yield from session.execute(query)
