@@ -1,0 +1,129 @@
+"""Claiming judgments and writing their results, so a job delivered twice costs nothing.
+
+A job names pairs, not judgments. It claims the pairs' pending judgments with
+one conditional UPDATE (a row already claimed under a live lease is skipped),
+and every later write is conditioned on its claim token: a worker that lost
+its lease can never overwrite the result of the one that took over.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from judge_service.db.models import Judgment, JudgmentStatus, Pair, utcnow
+from judge_service.judging.prompt import TEMPLATE_ID, TEMPLATE_SHA256, Prompt, render_prompt
+from judge_service.judging.verdicts import Order
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    judgment_id: int
+    judge: str
+    order: Order
+    prompt: Prompt
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one judge call produced; `verdict` set means status done."""
+
+    status: JudgmentStatus
+    judge_model: str | None = None
+    raw_response: str | None = None
+    label: str | None = None
+    verdict: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: int | None = None
+    error_kind: str | None = None
+    error: str | None = None
+
+
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """Pending, or running under a lease that has run out (its worker died)."""
+    return or_(
+        Judgment.status == JudgmentStatus.PENDING,
+        and_(Judgment.status == JudgmentStatus.RUNNING, Judgment.lease_expires_at < now),
+    )
+
+
+def claim(
+    sessions: sessionmaker[Session], pair_ids: list[int], token: str, lease_s: int
+) -> list[WorkItem]:
+    now = utcnow()
+    with sessions.begin() as session:
+        claimed = session.scalars(
+            update(Judgment)
+            .where(Judgment.pair_id.in_(pair_ids), claimable(now))
+            .values(
+                status=JudgmentStatus.RUNNING,
+                claim_token=token,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                attempts=Judgment.attempts + 1,
+                started_at=now,
+            )
+            .returning(Judgment.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        if not claimed:
+            return []
+        rows = session.execute(
+            select(Judgment.id, Judgment.judge, Judgment.order, Pair)
+            .join(Pair, Pair.id == Judgment.pair_id)
+            .where(Judgment.id.in_(claimed))
+            .order_by(Judgment.id)
+        ).all()
+    items = []
+    for judgment_id, judge, order, pair in rows:
+        order = Order(order)
+        first, second = (
+            (pair.baseline_trace, pair.candidate_trace)
+            if order is Order.BASELINE_FIRST
+            else (pair.candidate_trace, pair.baseline_trace)
+        )
+        prompt = render_prompt(pair.question, pair.reference_answer, first, second)
+        items.append(WorkItem(judgment_id, judge, order, prompt))
+    return items
+
+
+def store(sessions: sessionmaker[Session], item: WorkItem, token: str, result: Result) -> bool:
+    """Write one result if this worker still holds the claim; False if it lost it."""
+    with sessions.begin() as session:
+        written = session.execute(
+            update(Judgment)
+            .where(Judgment.id == item.judgment_id, Judgment.claim_token == token)
+            .values(
+                status=result.status,
+                claim_token=None,
+                lease_expires_at=None,
+                finished_at=utcnow(),
+                template_id=TEMPLATE_ID,
+                template_sha256=TEMPLATE_SHA256,
+                prompt_sha256=item.prompt.sha256,
+                judge_model=result.judge_model,
+                raw_response=result.raw_response,
+                label=result.label,
+                verdict=result.verdict,
+                input_tokens=result.input_tokens,
+                output_tokens=result.output_tokens,
+                latency_ms=result.latency_ms,
+                error_kind=result.error_kind,
+                error=result.error,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return written.rowcount == 1
+
+
+def release(sessions: sessionmaker[Session], token: str) -> int:
+    """Hand back whatever this claim did not finish, so it is not stuck until the lease ends."""
+    with sessions.begin() as session:
+        released = session.execute(
+            update(Judgment)
+            .where(Judgment.claim_token == token, Judgment.status == JudgmentStatus.RUNNING)
+            .values(status=JudgmentStatus.PENDING, claim_token=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    return released.rowcount

@@ -1,0 +1,106 @@
+"""Getting chunks of pair ids to a worker: RQ when Redis is configured, else a thread pool.
+
+Either way the job is `judge_chunk`; the database, not the dispatcher, knows
+what is left to judge, so dispatching a chunk twice is harmless.
+"""
+
+import logging
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.serializers import JSONSerializer
+
+from judge_service.config import Settings
+from judge_service.jobs.judge_pairs import judge_chunk, judge_pairs
+
+log = logging.getLogger(__name__)
+
+# RQ re-queues a job lost with its worker only if it has retries left.
+JOB_RETRIES = 3
+RESULT_TTL_S = 3600
+
+
+def chunked(ids: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+class Dispatcher(Protocol):
+    def dispatch(self, pair_ids: Sequence[int]) -> int:
+        """Queue the pairs' judgments in chunks; returns the number of jobs."""
+        ...
+
+    def ready(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class RQDispatcher:
+    def __init__(self, settings: Settings) -> None:
+        assert settings.redis_url is not None
+        self._settings = settings
+        self._redis = Redis.from_url(settings.redis_url)
+        self.queue = judge_queue(self._redis, settings.queue_name)
+
+    def dispatch(self, pair_ids: Sequence[int]) -> int:
+        jobs = [
+            Queue.prepare_data(
+                judge_pairs,
+                args=(chunk,),
+                timeout=self._settings.job_timeout_s,
+                result_ttl=RESULT_TTL_S,
+                retry=Retry(max=JOB_RETRIES),
+                description=f"judge {len(chunk)} pairs",
+            )
+            for chunk in chunked(pair_ids, self._settings.chunk_size)
+        ]
+        if jobs:
+            self.queue.enqueue_many(jobs)
+        return len(jobs)
+
+    def ready(self) -> bool:
+        return bool(self._redis.ping())
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+class InProcessDispatcher:
+    """The embedded default: no Redis, jobs run on threads of the API process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool = ThreadPoolExecutor(settings.inprocess_workers, thread_name_prefix="judge")
+
+    def dispatch(self, pair_ids: Sequence[int]) -> int:
+        count = 0
+        for chunk in chunked(pair_ids, self._settings.chunk_size):
+            self._pool.submit(self._run, chunk)
+            count += 1
+        return count
+
+    def _run(self, chunk: list[int]) -> None:
+        try:
+            judge_chunk(self._settings, chunk)
+        except Exception:
+            # The judgments stay pending or leased; the reconciler picks them up.
+            log.exception("in-process job for %d pairs failed", len(chunk))
+
+    def ready(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def judge_queue(redis: Redis, name: str) -> Queue:
+    return Queue(name, connection=redis, serializer=JSONSerializer)
+
+
+def make_dispatcher(settings: Settings) -> Dispatcher:
+    if settings.redis_url:
+        return RQDispatcher(settings)
+    return InProcessDispatcher(settings)
