@@ -1,0 +1,1 @@
+"""Statistics: pure functions over verdicts, shared by the API, the client and the dashboard."""
