@@ -1,0 +1,40 @@
+"""The FastAPI application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from judge_service import __version__
+from judge_service.api.routes import health, judges, judgments, pairs, runs, stats
+from judge_service.config import Settings
+from judge_service.db.engine import session_factory
+from judge_service.jobs.dispatch import InProcessDispatcher, make_dispatcher
+from judge_service.jobs.reconcile import reconcile
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.sessions = session_factory(settings.database_url)
+        app.state.dispatcher = make_dispatcher(settings)
+        if isinstance(app.state.dispatcher, InProcessDispatcher):
+            # In-process jobs die with the process; pick up what a previous one left.
+            reconcile(app.state.sessions, app.state.dispatcher)
+        try:
+            yield
+        finally:
+            app.state.dispatcher.close()
+
+    app = FastAPI(
+        title="judge-service",
+        version=__version__,
+        summary="Pairwise LLM-as-a-judge: is the fine-tuned model's reasoning better?",
+        lifespan=lifespan,
+    )
+    for module in (runs, pairs, stats, judgments, judges, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,16 @@
+"""The judges the operator configured: names and models, never keys or endpoints."""
+
+from fastapi import APIRouter
+
+from judge_service.api.deps import SettingsDep
+from judge_service.api.schemas import JudgePublic
+
+router = APIRouter(prefix="/v1/judges", tags=["judges"])
+
+
+@router.get("")
+def list_judges(settings: SettingsDep) -> list[JudgePublic]:
+    return [
+        JudgePublic(name=name, provider=judge.provider, model=judge.model)
+        for name, judge in sorted(settings.all_judges.items())
+    ]

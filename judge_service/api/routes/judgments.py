@@ -1,0 +1,63 @@
+"""Every judge call of a run, streamed as JSON lines or CSV."""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from judge_service.api.deps import SessionDep, get_run
+from judge_service.db.queries import JUDGMENT_EXPORT_COLUMNS, iter_judgments
+
+router = APIRouter(prefix="/v1/runs", tags=["judgments"])
+
+FIELDS = [column.key for column in JUDGMENT_EXPORT_COLUMNS]
+
+
+def _record(row: Any) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in zip(FIELDS, row, strict=True)
+    }
+
+
+def _jsonl(records: Iterator[dict[str, Any]]) -> Iterator[str]:
+    for record in records:
+        yield json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+    writer.writeheader()
+    for record in records:
+        writer.writerow(record)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+@router.get("/{run_id}/judgments")
+def export_judgments(
+    run_id: int,
+    request: Request,
+    session: SessionDep,
+    format: Literal["jsonl", "csv"] = "jsonl",
+) -> StreamingResponse:
+    get_run(session, run_id)
+    sessions = request.app.state.sessions
+
+    def records() -> Iterator[dict[str, Any]]:
+        # Its own session: the request's may be closed before streaming ends.
+        with sessions() as stream_session:
+            for row in iter_judgments(stream_session, run_id):
+                yield _record(row)
+
+    if format == "csv":
+        return StreamingResponse(_csv(records()), media_type="text/csv")
+    return StreamingResponse(_jsonl(records()), media_type="application/x-ndjson")

@@ -1,0 +1,35 @@
+"""Pairs in: stored with their judgments, committed, and only then queued."""
+
+import logging
+
+from fastapi import APIRouter
+
+from judge_service.api.deps import DispatcherDep, SessionDep, get_run
+from judge_service.api.schemas import PairsAccepted, PairsIn
+from judge_service.db.queries import insert_pairs
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/runs", tags=["pairs"])
+
+
+@router.post("/{run_id}/pairs", status_code=202)
+def add_pairs(
+    run_id: int, body: PairsIn, session: SessionDep, dispatcher: DispatcherDep
+) -> PairsAccepted:
+    run = get_run(session, run_id)
+    unique: dict[str, dict[str, object]] = {}
+    for pair in body.pairs:
+        unique.setdefault(pair.external_id, pair.model_dump(by_alias=False))
+    rows = [{**pair, "meta": pair.pop("metadata")} for pair in unique.values()]
+    new_ids = insert_pairs(session, run, rows)
+    session.commit()
+    jobs = 0
+    try:
+        jobs = dispatcher.dispatch(new_ids)
+    except Exception:
+        # The pairs and their pending judgments are committed: `judge-service
+        # reconcile` queues them once the queue is back. Nothing is lost.
+        log.exception("could not queue %d pairs of run %s", len(new_ids), run_id)
+    return PairsAccepted(
+        accepted=len(new_ids), duplicates=len(body.pairs) - len(new_ids), jobs=jobs
+    )

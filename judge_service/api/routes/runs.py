@@ -1,0 +1,63 @@
+"""Runs: create, list, read."""
+
+from fastapi import APIRouter
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import select
+
+from judge_service.api.deps import SessionDep, SettingsDep, get_run
+from judge_service.api.schemas import RunCountsPublic, RunCreate, RunPublic
+from judge_service.db.models import Run
+from judge_service.db.queries import RunCounts, run_counts
+
+router = APIRouter(prefix="/v1/runs", tags=["runs"])
+
+
+def run_public(run: Run, counts: RunCounts) -> RunPublic:
+    return RunPublic(
+        id=run.id,
+        name=run.name,
+        baseline=run.baseline,
+        candidate=run.candidate,
+        judges=run.judges,
+        swap=run.swap,
+        status=counts.status,
+        counts=RunCountsPublic(
+            pairs=counts.pairs,
+            judgments_expected=counts.judgments_expected,
+            judgments_done=counts.judgments_done,
+            judgments_failed=counts.judgments_failed,
+        ),
+        created_at=run.created_at,
+    )
+
+
+@router.post("", status_code=201)
+def create_run(body: RunCreate, session: SessionDep, settings: SettingsDep) -> RunPublic:
+    known = settings.all_judges
+    errors = []
+    for index, name in enumerate(body.judges):
+        if name not in known:
+            msg = f"unknown judge {name!r}; configured: {sorted(known)}"
+            errors.append({"loc": ("body", "judges", index), "msg": msg, "type": "value_error"})
+        elif body.judges.index(name) != index:
+            msg = f"judge {name!r} is listed twice"
+            errors.append({"loc": ("body", "judges", index), "msg": msg, "type": "value_error"})
+    if errors:
+        raise RequestValidationError(errors)
+    run = Run(**body.model_dump())
+    session.add(run)
+    session.commit()
+    return run_public(run, RunCounts())
+
+
+@router.get("")
+def list_runs(session: SessionDep) -> list[RunPublic]:
+    runs = session.scalars(select(Run).order_by(Run.id.desc())).all()
+    counts = run_counts(session, [run.id for run in runs])
+    return [run_public(run, counts[run.id]) for run in runs]
+
+
+@router.get("/{run_id}")
+def read_run(run_id: int, session: SessionDep) -> RunPublic:
+    run = get_run(session, run_id)
+    return run_public(run, run_counts(session, [run.id])[run.id])

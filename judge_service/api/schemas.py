@@ -1,0 +1,117 @@
+"""Request and response bodies. Limits here are what a 422 names when input is refused."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_TRACE_CHARS = 200_000
+MAX_QUESTION_CHARS = 50_000
+MAX_IMAGES = 16
+MAX_METADATA_KEYS = 50
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail at INSERT.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Label = Annotated[Text, Field(min_length=1, max_length=200)]
+MetadataValue = Annotated[str, Field(max_length=1000), AfterValidator(_no_nul)] | int | float | bool
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Label
+    baseline: Label = Field(description="Label of the base model")
+    candidate: Label = Field(description="Label of the fine-tuned model")
+    judges: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=10, description="Names from GET /v1/judges"
+    )
+    swap: bool = Field(default=True, description="Judge each pair in both orders")
+
+
+class RunCountsPublic(BaseModel):
+    pairs: int
+    judgments_expected: int
+    judgments_done: int
+    judgments_failed: int
+
+
+class RunPublic(BaseModel):
+    id: int
+    name: str
+    baseline: str
+    candidate: str
+    judges: list[str]
+    swap: bool
+    status: str = Field(description="pending, running or done")
+    counts: RunCountsPublic
+    created_at: datetime
+
+
+class PairIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: Label = Field(description="Your id for the pair; resubmitting it is a no-op")
+    question: Annotated[Text, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    baseline_trace: Annotated[Text, Field(min_length=1, max_length=MAX_TRACE_CHARS)]
+    candidate_trace: Annotated[Text, Field(min_length=1, max_length=MAX_TRACE_CHARS)]
+    reference_answer: Annotated[Text, Field(max_length=MAX_QUESTION_CHARS)] | None = None
+    image_urls: list[Annotated[Text, Field(min_length=1, max_length=2_000_000)]] = Field(
+        default_factory=list, max_length=MAX_IMAGES
+    )
+    metadata: dict[Annotated[Text, Field(min_length=1, max_length=100)], MetadataValue] = Field(
+        default_factory=dict,
+        max_length=MAX_METADATA_KEYS,
+        description="Flat key/value labels such as modality, used for breakdowns",
+    )
+
+
+class PairsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pairs: list[PairIn] = Field(min_length=1, max_length=10_000)
+
+
+class PairsAccepted(BaseModel):
+    accepted: int
+    duplicates: int
+    jobs: int = Field(description="Jobs queued for the accepted pairs")
+
+
+class PreferenceStats(BaseModel):
+    n: int = Field(description="Pairs with a usable outcome")
+    wins: int
+    losses: int
+    ties: int
+    inconsistent: int = Field(description="Pairs whose two orders disagreed")
+    missing: int = Field(description="Pairs with a failed or unfinished judge call")
+    win_rate: float | None = Field(description="(wins + 0.5 x (ties + inconsistent)) / n")
+    win_rate_ci: tuple[float, float] | None = Field(description="95% Wilson interval")
+    position_consistency: float | None = Field(
+        description="Share of pairs whose two orders agree (null without swap)"
+    )
+
+
+class RunStats(PreferenceStats):
+    """Top-level figures are the panel's: each pair's majority outcome across judges.
+
+    Its `position_consistency` pools every judge's pairs (a majority vote hides flips).
+    """
+
+    run_id: int
+    baseline: str
+    candidate: str
+    judges: list[str]
+    per_judge: dict[str, PreferenceStats]
+
+
+class JudgePublic(BaseModel):
+    name: str
+    provider: str
+    model: str
