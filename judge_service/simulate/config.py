@@ -1,0 +1,130 @@
+"""Knobs of the SIMULATED judge provider (not a real model).
+
+One `SimulatorConfig` per server. The judge-behaviour knobs (`position_bias`,
+`tie_rate`, `seed`) can also be overridden per request through the model name,
+`simulated-judge@position_bias=0.3,tie_rate=0.05`, so one server can stand in
+for several differently biased judges at once.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MODEL_NAME = "simulated-judge"
+"""The model the simulator lists; any name is accepted on the judge routes."""
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+BURST_SECONDS = 2
+"""Default bucket capacity in seconds of steady-state quota.
+
+Real providers meter per minute but refuse bursts long before a minute's quota
+is spent; a bucket holding two seconds' worth reproduces that (rpm 60 -> 2,
+rpm 600 -> 20 requests back to back).
+"""
+
+
+class ModelOverrideError(ValueError):
+    """A knob in the model name is unknown or has a bad value (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class JudgeKnobs:
+    """The knobs that shape one request's verdict, after per-model overrides."""
+
+    position_bias: float
+    tie_rate: float
+    seed: int
+
+
+class _Overrides(BaseModel):
+    """Validation of the knobs a model name may carry; the same bounds as the config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    position_bias: Probability | None = None
+    tie_rate: Probability | None = None
+    seed: int | None = None
+
+
+OVERRIDABLE_KNOBS: tuple[str, ...] = tuple(_Overrides.model_fields)
+
+
+class SimulatorConfig(BaseModel):
+    """Behaviour of one simulated provider: latency, rate limit, failures, judge bias."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    latency_mean_s: float = Field(0.02, ge=0.0)
+    """Mean delay before answering, so concurrency in callers is exercised."""
+    latency_jitter_s: float = Field(0.01, ge=0.0)
+    """Uniform jitter of +/- this much around the mean (the result is clipped at 0)."""
+    rpm_limit: int | None = Field(None, ge=1)
+    """Requests per minute, as a continuously refilled token bucket; None = unlimited."""
+    rpm_burst: int | None = Field(None, ge=1)
+    """Bucket capacity; None = `BURST_SECONDS` of quota, at least 1."""
+    error_rate: Probability = 0.0
+    """Share of requests answered with a server error (500, or 500/529 on Anthropic)."""
+    position_bias: Probability = 0.0
+    """Probability of naming slot A regardless of content (deterministic per prompt)."""
+    tie_rate: Probability = 0.1
+    """Share of pairs the content rule cannot separate that are called a tie."""
+    seed: int = 0
+    """Seeds the per-prompt hashes and the server's error draws."""
+
+    @property
+    def bucket_capacity(self) -> int | None:
+        """How many requests may arrive back to back; None when there is no limit."""
+        if self.rpm_limit is None:
+            return None
+        if self.rpm_burst is not None:
+            return self.rpm_burst
+        return max(1, math.ceil(self.rpm_limit * BURST_SECONDS / 60))
+
+    def knobs_for(self, model: str) -> JudgeKnobs:
+        """The judge knobs for a request naming `model`, overrides applied.
+
+        Raises `ModelOverrideError` naming the offending knob.
+        """
+        _base, overrides = parse_model(model)
+        return JudgeKnobs(
+            position_bias=overrides.get("position_bias", self.position_bias),
+            tie_rate=overrides.get("tie_rate", self.tie_rate),
+            seed=overrides.get("seed", self.seed),
+        )
+
+
+def parse_model(model: str) -> tuple[str, dict[str, float | int]]:
+    """Split `name@knob=value,knob=value` into the name and validated overrides."""
+    base, at, spec = model.partition("@")
+    if not base.strip():
+        raise ModelOverrideError("model name is empty")
+    if not at:
+        return base, {}
+    raw: dict[str, str] = {}
+    for item in spec.split(","):
+        key, eq, value = (part.strip() for part in item.partition("="))
+        if not key or not eq or not value:
+            raise ModelOverrideError(
+                f"bad model override {item.strip()!r} in {model!r}: expected knob=value"
+            )
+        if key not in OVERRIDABLE_KNOBS:
+            raise ModelOverrideError(
+                f"unknown model override knob {key!r} in {model!r}; "
+                f"known knobs: {', '.join(OVERRIDABLE_KNOBS)}"
+            )
+        if key in raw:
+            raise ModelOverrideError(f"model override knob {key!r} given twice in {model!r}")
+        raw[key] = value
+    try:
+        parsed = _Overrides.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        knob = str(first["loc"][0]) if first["loc"] else "?"
+        raise ModelOverrideError(
+            f"bad value {raw.get(knob)!r} for model override knob {knob!r} in {model!r}: "
+            f"{first['msg']}"
+        ) from None
+    return base, parsed.model_dump(exclude_none=True)
