@@ -1,0 +1,1 @@
+"""Bundled synthetic sample data for demos and tests (no real patients, no images)."""

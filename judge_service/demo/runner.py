@@ -1,0 +1,158 @@
+"""`judge-service demo`: the whole path on one machine, with SIMULATED judges.
+
+Starts the simulated provider, the API and (when JUDGE_REDIS_URL is set) RQ
+worker processes, submits the bundled synthetic sample over HTTP, follows the
+run, and prints its figures. Nothing here is a real evaluation: the judges are
+the simulated provider's transparent decision rule.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from judge_service.api.app import create_app
+from judge_service.background import BackgroundServer, free_port
+from judge_service.config import Settings
+from judge_service.db import migrate
+from judge_service.demo.sample import sample_pairs
+from judge_service.simulate.config import SimulatorConfig
+from judge_service.simulate.server import create_app as create_simulator
+from judge_service.tables import headline, stats_table
+
+KEY_ENV = "JUDGE_SIMULATED_KEY"
+RUN_TIMEOUT_S = 600
+
+
+def demo_judges(simulator_url: str) -> dict[str, dict[str, Any]]:
+    """Two simulated judges, one per wire format; the second leans toward slot A."""
+    return {
+        "sim-openai": {
+            "provider": "openai",
+            "model": "simulated-judge",
+            "base_url": f"{simulator_url}/v1",
+            "api_key_env": KEY_ENV,
+        },
+        "sim-anthropic": {
+            "provider": "anthropic",
+            "model": "simulated-judge@position_bias=0.25",
+            "base_url": simulator_url,
+            "api_key_env": KEY_ENV,
+        },
+    }
+
+
+def _start_workers(count: int, stack: ExitStack) -> None:
+    for index in range(count):
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "judge_service",
+                "worker",
+                "--name",
+                f"demo-{os.getpid()}-{index}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stack.callback(_stop, worker)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _follow(client: httpx.Client, run_id: int, console: Console) -> dict[str, Any]:
+    columns = (
+        TextColumn("judging"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+    )
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("judging", total=None, failed=0)
+        while True:
+            run = client.get(f"/v1/runs/{run_id}").raise_for_status().json()
+            counts = run["counts"]
+            finished = counts["judgments_done"] + counts["judgments_failed"]
+            progress.update(
+                task,
+                total=counts["judgments_expected"],
+                completed=finished,
+                failed=counts["judgments_failed"],
+            )
+            if run["status"] == "done":
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} not done after {RUN_TIMEOUT_S} s")
+            time.sleep(0.25)
+
+
+def run_demo(pairs: int = 240, workers: int = 2) -> int:
+    console = Console()
+    os.environ.setdefault(KEY_ENV, "simulated-not-a-secret")
+    simulator_port = free_port()
+    simulator_url = f"http://127.0.0.1:{simulator_port}"
+    os.environ["JUDGE_JUDGES"] = json.dumps(demo_judges(simulator_url))
+    settings = Settings()
+    migrate.upgrade(settings.database_url)
+
+    with ExitStack() as stack:
+        config = SimulatorConfig(latency_mean_s=0.02, latency_jitter_s=0.01, seed=7)
+        stack.enter_context(BackgroundServer(create_simulator(config), port=simulator_port))
+        api = stack.enter_context(BackgroundServer(create_app(settings)))
+        if settings.redis_url:
+            _start_workers(workers, stack)
+        where = "RQ on " + settings.redis_url if settings.redis_url else "in-process executor"
+        console.print(
+            "[bold yellow]SIMULATED JUDGES[/]: the judge provider is judge-service's simulator, "
+            "not a real model; these figures demonstrate the pipeline, not a real evaluation."
+        )
+        console.print(f"database: {settings.database_url}; jobs: {where}; API: {api.url}")
+
+        client = stack.enter_context(httpx.Client(base_url=api.url, timeout=60))
+        run = (
+            client.post(
+                "/v1/runs",
+                json={
+                    "name": "demo: synthetic medical VQA sample",
+                    "baseline": "base",
+                    "candidate": "tuned",
+                    "judges": list(demo_judges(simulator_url)),
+                    "swap": True,
+                },
+            )
+            .raise_for_status()
+            .json()
+        )
+        sample = sample_pairs(pairs)
+        accepted = client.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample})
+        accepted = accepted.raise_for_status().json()
+        console.print(
+            f"run {run['id']}: {accepted['accepted']} pairs accepted, "
+            f"{accepted['duplicates']} duplicates, judged by {', '.join(run['judges'])} "
+            "in both orders"
+        )
+        _follow(client, run["id"], console)
+        stats = client.get(f"/v1/runs/{run['id']}/stats").raise_for_status().json()
+        console.print(stats_table(stats))
+        console.print(f"[bold]{headline(stats)}[/] [yellow](simulated judges)[/]")
+        console.print(
+            f"API docs: {api.url}/docs while this demo ran; "
+            "`judge-service serve` serves them at http://127.0.0.1:8000/docs"
+        )
+    return 0
