@@ -1,0 +1,203 @@
+"""Shared fixtures: real PostgreSQL, real Redis, the simulated judge provider.
+
+Postgres and Redis are required. A test that needs one fails with a clear
+message when it does not answer; nothing is skipped silently.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from judge_service.api.app import create_app
+from judge_service.background import BackgroundServer
+from judge_service.config import Settings
+from judge_service.db import migrate
+from judge_service.simulate.config import SimulatorConfig
+from judge_service.simulate.server import create_app as create_simulator
+
+# The developer's own JUDGE_* settings must not leak into tests.
+for _name in [name for name in os.environ if name.startswith("JUDGE_")]:
+    del os.environ[_name]
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+KEY_ENV = "JUDGE_TEST_SIMULATED_KEY"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _sqlalchemy_url(libpq_url: str) -> str:
+    return libpq_url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> str:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5):
+            pass
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is required at {PG_ADMIN_URL} and did not answer ({exc}). "
+            "Start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            pytrace=False,
+        )
+    return PG_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def make_pg_database(pg_admin: str) -> Iterator[Callable[[], str]]:
+    """Creates empty databases on the shared server, dropped at the end of the session."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"judge_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(pg_admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return _sqlalchemy_url(pg_admin.rsplit("/", 1)[0] + "/" + name)
+
+    yield make
+    with psycopg.connect(pg_admin, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url(make_pg_database: Callable[[], str]) -> str:
+    """A fresh database for the session, its schema built by Alembic."""
+    url = make_pg_database()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis is required at {REDIS_URL} and did not answer ({exc}). Start it: "
+            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+            pytrace=False,
+        )
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[BackgroundServer]:
+    """The SIMULATED judge provider, unbiased, answering at once."""
+    config = SimulatorConfig(latency_mean_s=0.0, latency_jitter_s=0.0, seed=11)
+    with BackgroundServer(create_simulator(config)) as server:
+        yield server
+
+
+def simulator_stats(server: BackgroundServer) -> dict[str, Any]:
+    return httpx.get(f"{server.url}/simulator/stats").raise_for_status().json()
+
+
+def simulated_judges(simulator_url: str) -> dict[str, dict[str, Any]]:
+    """One judge per wire format, both on the given simulator; no SDK retries."""
+    os.environ[KEY_ENV] = "simulated-test-key"
+    common = {"model": "simulated-judge", "api_key_env": KEY_ENV, "max_retries": 0}
+    return {
+        "sim": {"provider": "openai", "base_url": f"{simulator_url}/v1", **common},
+        "sim-anthropic": {"provider": "anthropic", "base_url": simulator_url, **common},
+    }
+
+
+@pytest.fixture(scope="session")
+def judges(simulator: BackgroundServer) -> dict[str, dict[str, Any]]:
+    return simulated_judges(simulator.url)
+
+
+@pytest.fixture(scope="session")
+def queue_name() -> str:
+    return f"judge-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def pg_settings(
+    pg_url: str, redis_url: str, queue_name: str, judges: dict[str, dict[str, Any]]
+) -> Settings:
+    return Settings(
+        database_url=pg_url,
+        redis_url=redis_url,
+        queue_name=queue_name,
+        judges=judges,
+        chunk_size=10,
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment a worker process needs to see the same settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}
+    env.update(
+        JUDGE_DATABASE_URL=settings.database_url,
+        JUDGE_QUEUE_NAME=settings.queue_name,
+        JUDGE_CHUNK_SIZE=str(settings.chunk_size),
+        JUDGE_JUDGES=json.dumps({k: v.model_dump() for k, v in settings.judges.items()}),
+        **{KEY_ENV: os.environ.get(KEY_ENV, "")},
+    )
+    if settings.redis_url:
+        env["JUDGE_REDIS_URL"] = settings.redis_url
+    return env
+
+
+class WorkerProcess:
+    """A real `judge-service worker` subprocess."""
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "judge_service", "worker", "--name", name],
+            env=settings_env(settings),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self) -> str:
+        self.process.terminate()
+        try:
+            out, _ = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, _ = self.process.communicate()
+        return out.decode(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def pg_api(pg_settings: Settings) -> Iterator[httpx.Client]:
+    """The API on Postgres + RQ, on a real socket."""
+    with (
+        BackgroundServer(create_app(pg_settings)) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        yield client
+
+
+def wait_until_done(client: httpx.Client, run_id: int, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.get(f"/v1/runs/{run_id}").raise_for_status().json()
+        if run["status"] == "done":
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} not done after {timeout} s: {run}")
+        time.sleep(0.1)
+
+
+def create_run(client: httpx.Client, judges: list[str], **extra: Any) -> dict[str, Any]:
+    body = {"name": "test", "baseline": "base", "candidate": "tuned", "judges": judges, **extra}
+    response = client.post("/v1/runs", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()

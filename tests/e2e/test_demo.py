@@ -1,0 +1,58 @@
+"""`judge-service demo`, as `make demo` runs it, in a subprocess."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def run_demo(cwd: Path, extra_env: dict[str, str], pairs: int = 200) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}
+    env.update(extra_env, COLUMNS="160", PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, "-m", "judge_service", "demo", "--pairs", str(pairs)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _check(output: str, pairs: int) -> None:
+    assert "SIMULATED" in output
+    assert f"{pairs} pairs accepted" in output
+    assert "win rate of" in output and "95% CI" in output
+    assert "/docs" in output
+    assert "sim-openai" in output and "sim-anthropic" in output
+
+
+def test_demo_on_embedded_defaults(tmp_path: Path) -> None:
+    output = run_demo(tmp_path, {})
+    _check(output, 200)
+    assert "in-process executor" in output
+    assert (tmp_path / "judge_service.db").exists()
+
+
+def test_demo_on_postgres_and_rq(
+    tmp_path: Path, make_pg_database: Callable[[], str], redis_url: str
+) -> None:
+    output = run_demo(
+        tmp_path,
+        {
+            "JUDGE_DATABASE_URL": make_pg_database(),
+            "JUDGE_REDIS_URL": redis_url,
+            "JUDGE_QUEUE_NAME": f"demo-test-{os.getpid()}",
+        },
+    )
+    _check(output, 200)
+    assert "RQ on redis://" in output

@@ -1,0 +1,128 @@
+"""Claims make a job delivered twice, or a worker that lost its lease, harmless."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from judge_service.background import BackgroundServer
+from judge_service.config import Settings
+from judge_service.db.engine import session_factory
+from judge_service.db.models import Judgment, JudgmentStatus, Run, utcnow
+from judge_service.db.queries import insert_pairs
+from judge_service.jobs.claims import Result, WorkItem, claim, release, store
+from judge_service.jobs.judge_pairs import interpret, judge_chunk
+from judge_service.judging.prompt import render_prompt
+from judge_service.judging.providers import JudgeReply
+from judge_service.judging.verdicts import Order
+from tests.conftest import simulator_stats
+
+
+@pytest.fixture
+def sessions(pg_settings: Settings) -> sessionmaker[Session]:
+    return session_factory(pg_settings.database_url)
+
+
+def make_pairs(sessions: sessionmaker[Session], count: int, judges: list[str]) -> list[int]:
+    with sessions() as session:
+        run = Run(name="claims", baseline="b", candidate="c", judges=judges, swap=True)
+        session.add(run)
+        session.flush()
+        pairs = [
+            {
+                "external_id": f"p{i}",
+                "question": f"Question {i}?",
+                "reference_answer": "alpha",
+                "baseline_trace": f"Reasoning {i}.\nFinal answer: beta",
+                "candidate_trace": f"Reasoning {i}.\nFinal answer: alpha",
+                "image_urls": [],
+                "meta": {},
+            }
+            for i in range(count)
+        ]
+        ids = insert_pairs(session, run, pairs)
+        session.commit()
+        return ids
+
+
+def statuses(sessions: sessionmaker[Session], pair_ids: list[int]) -> list[str]:
+    with sessions() as session:
+        return list(session.scalars(select(Judgment.status).where(Judgment.pair_id.in_(pair_ids))))
+
+
+def test_second_claim_gets_nothing_until_the_lease_runs_out(
+    sessions: sessionmaker[Session],
+) -> None:
+    ids = make_pairs(sessions, 3, ["sim"])
+    first = claim(sessions, ids, "token-1", lease_s=600)
+    assert len(first) == 6
+    assert {item.order for item in first} == set(Order)
+    assert claim(sessions, ids, "token-2", lease_s=600) == []
+
+    with sessions.begin() as session:
+        session.execute(
+            update(Judgment)
+            .where(Judgment.pair_id.in_(ids))
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    again = claim(sessions, ids, "token-3", lease_s=600)
+    assert len(again) == 6
+    # The worker that lost its lease can no longer write.
+    assert not store(sessions, first[0], "token-1", Result(JudgmentStatus.FAILED, error="late"))
+    assert store(sessions, again[0], "token-3", Result(JudgmentStatus.FAILED, error="x"))
+
+
+def test_release_returns_unfinished_work(sessions: sessionmaker[Session]) -> None:
+    ids = make_pairs(sessions, 2, ["sim"])
+    items = claim(sessions, ids, "token-r", lease_s=600)
+    assert store(sessions, items[0], "token-r", Result(JudgmentStatus.FAILED, error="x"))
+    assert release(sessions, "token-r") == len(items) - 1
+    assert sorted(statuses(sessions, ids)) == ["failed"] + ["pending"] * (len(items) - 1)
+
+
+def test_a_chunk_judged_twice_calls_the_judge_once(
+    sessions: sessionmaker[Session], pg_settings: Settings, simulator: BackgroundServer
+) -> None:
+    ids = make_pairs(sessions, 4, ["sim", "sim-anthropic"])
+    before = simulator_stats(simulator)["requests"]
+    first = judge_chunk(pg_settings, ids)
+    second = judge_chunk(pg_settings, ids)
+    assert (first.claimed, first.done, first.failed) == (16, 16, 0)
+    assert second.claimed == 0
+    assert simulator_stats(simulator)["requests"] - before == 16
+    assert set(statuses(sessions, ids)) == {"done"}
+    with sessions() as session:
+        verdicts = set(
+            session.scalars(select(Judgment.verdict).where(Judgment.pair_id.in_(ids))).all()
+        )
+    # Only the candidate matches the reference: an unbiased judge picks it in both orders.
+    assert verdicts == {"candidate"}
+
+
+def test_unconfigured_judge_fails_with_reason(
+    sessions: sessionmaker[Session], pg_settings: Settings
+) -> None:
+    ids = make_pairs(sessions, 1, ["retired-judge"])
+    summary = judge_chunk(pg_settings, ids)
+    assert (summary.claimed, summary.failed) == (2, 2)
+    with sessions() as session:
+        errors = session.execute(
+            select(Judgment.error_kind, Judgment.error).where(Judgment.pair_id.in_(ids))
+        ).all()
+    assert {kind for kind, _ in errors} == {"config_error"}
+    assert all("retired-judge" in message for _, message in errors)
+
+
+def _item(order: Order) -> WorkItem:
+    return WorkItem(1, "sim", order, render_prompt("q", None, "a", "b"))
+
+
+def test_reply_without_label_is_a_parse_failure_with_raw_text_kept() -> None:
+    reply = JudgeReply("I cannot decide.", 10, 5, 12, "m")
+    result = interpret(reply, _item(Order.CANDIDATE_FIRST))
+    assert result.status is JudgmentStatus.FAILED
+    assert result.error_kind == "parse_error"
+    assert result.raw_response == "I cannot decide."
+    ok = interpret(JudgeReply("...[[A]]", 10, 5, 12, "m"), _item(Order.CANDIDATE_FIRST))
+    assert (ok.status, ok.label, ok.verdict) == (JudgmentStatus.DONE, "A", "candidate")
