@@ -1,0 +1,80 @@
+"""Operator configuration: judges from JSON and TOML, and what the settings refuse."""
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from judge_service.config import DEFAULT_DATABASE_URL, JudgeConfig, Settings
+
+ISSUE_EXAMPLE = {
+    "gpt4o": {"provider": "openai", "model": "gpt-4o", "api_key_env": "OPENAI_API_KEY"},
+    "local": {
+        "provider": "openai",
+        "model": "qwen2.5-vl",
+        "base_url": "http://127.0.0.1:8000/v1",
+        "api_key_env": "LOCAL_KEY",
+    },
+}
+
+
+def test_defaults_are_the_embedded_mode() -> None:
+    settings = Settings()
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert DEFAULT_DATABASE_URL.startswith("sqlite:///")
+    assert settings.redis_url is None
+    assert settings.all_judges == {}
+
+
+def test_judges_from_env_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JUDGE_JUDGES", json.dumps(ISSUE_EXAMPLE))
+    judges = Settings().all_judges
+    assert set(judges) == {"gpt4o", "local"}
+    assert judges["local"].base_url == "http://127.0.0.1:8000/v1"
+    assert judges["gpt4o"].temperature == 0.0
+    assert judges["gpt4o"].max_retries == 2
+
+
+def test_judges_file_merges_with_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "judges.toml"
+    path.write_text(
+        '[judges.claude]\nprovider = "anthropic"\nmodel = "claude-x"\n'
+        'api_key_env = "ANTHROPIC_API_KEY"\nmax_tokens = 2048\n'
+    )
+    monkeypatch.setenv("JUDGE_JUDGES_FILE", str(path))
+    monkeypatch.setenv("JUDGE_JUDGES", json.dumps({"gpt4o": ISSUE_EXAMPLE["gpt4o"]}))
+    judges = Settings().all_judges
+    assert set(judges) == {"claude", "gpt4o"}
+    assert judges["claude"].max_tokens == 2048
+
+
+def test_same_name_defined_two_ways_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "judges.toml"
+    path.write_text('[judges.gpt4o]\nprovider = "openai"\nmodel = "other"\napi_key_env = "K"\n')
+    with pytest.raises(ValidationError, match="defined differently"):
+        Settings(judges_file=path, judges={"gpt4o": ISSUE_EXAMPLE["gpt4o"]})
+
+
+def test_unknown_judge_field_and_provider_are_refused() -> None:
+    with pytest.raises(ValidationError, match="api_key"):
+        JudgeConfig.model_validate({**ISSUE_EXAMPLE["gpt4o"], "api_key": "sk-inline"})
+    with pytest.raises(ValidationError, match="provider"):
+        JudgeConfig.model_validate({**ISSUE_EXAMPLE["gpt4o"], "provider": "cohere"})
+
+
+def test_calls_must_fit_in_the_job_timeout() -> None:
+    slow = {**ISSUE_EXAMPLE["gpt4o"], "timeout_s": 300, "max_retries": 2}
+    with pytest.raises(ValidationError, match="job_timeout_s"):
+        Settings(judges={"slow": slow}, job_timeout_s=900)
+    assert Settings(judges={"slow": slow}, job_timeout_s=1000).all_judges["slow"].timeout_s == 300
+
+
+def test_api_key_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    judge = JudgeConfig.model_validate(ISSUE_EXAMPLE["gpt4o"])
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(LookupError, match="OPENAI_API_KEY"):
+        judge.api_key()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert judge.api_key() == "sk-test"
+    assert "sk-test" not in repr(judge)
