@@ -6,7 +6,7 @@ backoff and `retry-after` handling). Nothing here retries on top of it.
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import anthropic
 import openai
@@ -30,17 +30,22 @@ class JudgeProvider(Protocol):
     async def aclose(self) -> None: ...
 
 
+def _client_options(config: JudgeConfig) -> dict[str, Any]:
+    """Connection settings, the same for either SDK."""
+    return {
+        "api_key": config.api_key(),
+        "base_url": config.base_url,
+        "timeout": config.timeout_s,
+        "max_retries": config.max_retries,
+    }
+
+
 class OpenAIJudge:
     """OpenAI, or any OpenAI-compatible server (vLLM, Ollama) through `base_url`."""
 
     def __init__(self, config: JudgeConfig) -> None:
         self._config = config
-        self._client = openai.AsyncOpenAI(
-            api_key=config.api_key(),
-            base_url=config.base_url,
-            timeout=config.timeout_s,
-            max_retries=config.max_retries,
-        )
+        self._client = openai.AsyncOpenAI(**_client_options(config))
 
     async def complete(self, prompt: Prompt) -> JudgeReply:
         started = time.perf_counter()
@@ -73,12 +78,7 @@ class AnthropicJudge:
 
     def __init__(self, config: JudgeConfig) -> None:
         self._config = config
-        self._client = anthropic.AsyncAnthropic(
-            api_key=config.api_key(),
-            base_url=config.base_url,
-            timeout=config.timeout_s,
-            max_retries=config.max_retries,
-        )
+        self._client = anthropic.AsyncAnthropic(**_client_options(config))
 
     async def complete(self, prompt: Prompt) -> JudgeReply:
         started = time.perf_counter()
