@@ -8,7 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from judge_service.db.engine import session_factory
+from judge_service.db.models import Pair
 from judge_service.demo.sample import sample_pairs
 from tests.conftest import create_run
 
@@ -43,6 +46,25 @@ def test_pairs_are_idempotent_on_external_id(pg_api: httpx.Client) -> None:
     counts = pg_api.get(f"/v1/runs/{run['id']}").json()["counts"]
     assert counts["pairs"] == 30
     assert counts["judgments_expected"] == 30 * 2 * 2
+
+
+def test_pair_fields_are_stored_as_sent(pg_api: httpx.Client, pg_url: str) -> None:
+    run = create_run(pg_api, ["sim"])
+    pair = {
+        **sample_pairs(1)[0],
+        "image_urls": ["https://example.org/ct.png"],
+        "metadata": {"modality": "CT", "slice": 42, "contrast": True},
+    }
+    pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": [pair]})
+    with session_factory(pg_url)() as session:
+        stored = session.scalars(select(Pair).where(Pair.run_id == run["id"])).one()
+    assert stored.meta == {"modality": "CT", "slice": 42, "contrast": True}
+    assert stored.image_urls == ["https://example.org/ct.png"]
+    assert (stored.question, stored.reference_answer) == (
+        pair["question"],
+        pair["reference_answer"],
+    )
+    assert stored.candidate_trace == pair["candidate_trace"]
 
 
 def test_duplicate_within_one_request(pg_api: httpx.Client) -> None:

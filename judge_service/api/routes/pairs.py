@@ -5,7 +5,7 @@ import logging
 from fastapi import APIRouter
 
 from judge_service.api.deps import DispatcherDep, SessionDep, get_run
-from judge_service.api.schemas import PairsAccepted, PairsIn
+from judge_service.api.schemas import PairIn, PairsAccepted, PairsIn
 from judge_service.db.queries import insert_pairs
 
 log = logging.getLogger(__name__)
@@ -17,10 +17,13 @@ def add_pairs(
     run_id: int, body: PairsIn, session: SessionDep, dispatcher: DispatcherDep
 ) -> PairsAccepted:
     run = get_run(session, run_id)
-    unique: dict[str, dict[str, object]] = {}
+    first_of_each: dict[str, PairIn] = {}
     for pair in body.pairs:
-        unique.setdefault(pair.external_id, pair.model_dump(by_alias=False))
-    rows = [{**pair, "meta": pair.pop("metadata")} for pair in unique.values()]
+        first_of_each.setdefault(pair.external_id, pair)
+    rows = [
+        {**pair.model_dump(exclude={"metadata"}), "meta": pair.metadata}
+        for pair in first_of_each.values()
+    ]
     new_ids = insert_pairs(session, run, rows)
     session.commit()
     jobs = 0
