@@ -99,15 +99,17 @@ class PreferenceStats(BaseModel):
 
 
 class RunStats(PreferenceStats):
-    """Top-level figures are the panel's: each pair's majority outcome across judges.
+    """Top-level figures repeat `panel`: each pair's majority outcome across judges.
 
-    Its `position_consistency` pools every judge's pairs (a majority vote hides flips).
+    The panel's `position_consistency` pools every judge's pairs (a majority
+    vote hides flips). With one judge, `panel` equals that judge's figures.
     """
 
     run_id: int
     baseline: str
     candidate: str
     judges: list[str]
+    panel: PreferenceStats
     per_judge: dict[str, PreferenceStats]
 
 

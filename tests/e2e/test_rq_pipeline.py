@@ -69,7 +69,8 @@ def test_fifty_pairs_hundred_judgments(stack: Stack) -> None:
     assert stats["n"] == 50 and stats["missing"] == 0
     assert stats["wins"] + stats["losses"] + stats["ties"] + stats["inconsistent"] == 50
     assert stats["position_consistency"] == 1.0  # an unbiased judge never flips
-    assert stats["per_judge"]["sim"]["win_rate"] == stats["win_rate"]
+    assert stats["per_judge"]["sim"] == stats["panel"]
+    assert stats["panel"]["win_rate"] == stats["win_rate"]
     low, high = stats["win_rate_ci"]
     assert low < stats["win_rate"] < high
 

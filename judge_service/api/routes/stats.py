@@ -21,11 +21,13 @@ def run_stats(run_id: int, session: SessionDep) -> RunStats:
     report = build_report(
         pair_ids(session, run.id), verdict_rows(session, run.id), run.judges, len(run_orders(run))
     )
+    panel = _public(report.panel)
     return RunStats(
         run_id=run.id,
         baseline=run.baseline,
         candidate=run.candidate,
         judges=run.judges,
         per_judge={judge: _public(summary) for judge, summary in report.per_judge.items()},
-        **_public(report.panel).model_dump(),
+        panel=panel,
+        **panel.model_dump(),
     )
