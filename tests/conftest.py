@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,40 @@ def create_run(client: httpx.Client, judges: list[str], **extra: Any) -> dict[st
     response = client.post("/v1/runs", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    api: httpx.Client
+    simulator: BackgroundServer
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    def start_worker(self) -> WorkerProcess:
+        worker = WorkerProcess(self.settings, f"e2e-{uuid.uuid4().hex[:8]}")
+        self.workers.append(worker)
+        return worker
+
+    def judge_calls(self) -> int:
+        return int(simulator_stats(self.simulator)["requests"])
+
+
+@pytest.fixture
+def stack(pg_url: str, redis_url: str) -> Iterator[Stack]:
+    config = SimulatorConfig(latency_mean_s=0.0, latency_jitter_s=0.0, seed=11)
+    with BackgroundServer(create_simulator(config)) as simulator:
+        settings = Settings(
+            database_url=pg_url,
+            redis_url=redis_url,
+            queue_name=f"e2e-{uuid.uuid4().hex[:8]}",
+            judges=simulated_judges(simulator.url),
+            chunk_size=10,
+        )
+        with (
+            BackgroundServer(create_app(settings)) as api,
+            httpx.Client(base_url=api.url, timeout=30) as client,
+        ):
+            built = Stack(settings, client, simulator)
+            yield built
+            for worker in built.workers:
+                worker.stop()

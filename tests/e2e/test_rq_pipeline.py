@@ -8,8 +8,7 @@ from collections import Counter
 import pytest
 
 from judge_service.demo.sample import sample_pairs
-from tests.conftest import create_run, wait_until_done
-from tests.e2e.conftest import Stack
+from tests.conftest import Stack, create_run, wait_until_done
 
 pytestmark = pytest.mark.slow
 
