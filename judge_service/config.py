@@ -31,6 +31,26 @@ class JudgeConfig(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     max_concurrency: int = Field(default=8, ge=1, le=1024)
+    structured: bool = Field(
+        default=True,
+        description="JSON-schema / forced-tool verdicts; false for servers without them",
+    )
+    vision: bool = Field(default=False, description="Send the pair's images to this judge")
+    seed: int | None = Field(default=None, description="Sampling seed (OpenAI-format only)")
+
+    def fingerprint(self) -> dict[str, object]:
+        """What decides the verdicts, for a run's record: no key, endpoint or timeouts."""
+        return self.model_dump(
+            include={
+                "provider",
+                "model",
+                "temperature",
+                "max_tokens",
+                "structured",
+                "vision",
+                "seed",
+            }
+        )
 
     def api_key(self) -> str:
         """The key, read at call time so it never sits in a config dump or a log."""

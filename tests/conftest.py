@@ -109,7 +109,12 @@ def simulator_stats(server: BackgroundServer) -> dict[str, Any]:
 def simulated_judges(simulator_url: str) -> dict[str, dict[str, Any]]:
     """One judge per wire format, both on the given simulator; no SDK retries."""
     os.environ[KEY_ENV] = "simulated-test-key"
-    common = {"model": "simulated-judge", "api_key_env": KEY_ENV, "max_retries": 0}
+    common = {
+        "model": "simulated-judge",
+        "api_key_env": KEY_ENV,
+        "max_retries": 0,
+        "structured": False,
+    }
     return {
         "sim": {"provider": "openai", "base_url": f"{simulator_url}/v1", **common},
         "sim-anthropic": {"provider": "anthropic", "base_url": simulator_url, **common},

@@ -5,6 +5,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from judge_service.judging.protocol import Scale
+from judge_service.judging.rubrics import DEFAULT_RUBRIC
+
 MAX_TRACE_CHARS = 200_000
 MAX_QUESTION_CHARS = 50_000
 MAX_IMAGES = 16
@@ -33,6 +36,12 @@ class RunCreate(BaseModel):
         min_length=1, max_length=10, description="Names from GET /v1/judges"
     )
     swap: bool = Field(default=True, description="Judge each pair in both orders")
+    rubric: str = Field(default=DEFAULT_RUBRIC, description="A name from GET /v1/rubrics")
+    rubric_version: int | None = Field(default=None, ge=1, description="Default: the latest")
+    scale: Scale = Field(default=Scale.THREE, description="3-way (A/B/C) or 5-level (A>>B..B>>A)")
+    strong_weight: float = Field(
+        default=3.0, ge=1.0, le=10.0, description="Games a strong 5-level verdict counts as"
+    )
 
 
 class RunCountsPublic(BaseModel):
@@ -49,6 +58,10 @@ class RunPublic(BaseModel):
     candidate: str
     judges: list[str]
     swap: bool
+    rubric: str
+    rubric_version: int
+    scale: Scale
+    strong_weight: float
     status: str = Field(description="pending, running or done")
     counts: RunCountsPublic
     created_at: datetime

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from judge_service.judging.rubrics import GENERAL
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -83,6 +86,13 @@ class Run(Base):
     candidate: Mapped[str] = mapped_column(String(200))
     judges: Mapped[list[str]] = mapped_column(JsonDoc)
     swap: Mapped[bool] = mapped_column(Boolean, default=True)
+    rubric_name: Mapped[str] = mapped_column(String(60), default="general")
+    rubric_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Snapshots, so a run means the same thing after rubrics or judges change.
+    rubric: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=GENERAL.as_json)
+    judge_configs: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    scale: Mapped[str] = mapped_column(String(10), default="3-way")
+    strong_weight: Mapped[float] = mapped_column(Float, default=3.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pairs: Mapped[list["Pair"]] = relationship(back_populates="run", passive_deletes=True)
@@ -105,6 +115,20 @@ class Pair(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     run: Mapped[Run] = relationship(back_populates="pairs")
+
+
+class Rubric(Base):
+    """A custom rubric version; built-in rubrics live in code."""
+
+    __tablename__ = "rubrics"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Judgment(Base):
@@ -133,6 +157,12 @@ class Judgment(Base):
     raw_response: Mapped[str | None] = mapped_column(Text)
     label: Mapped[str | None] = mapped_column(String(8))
     verdict: Mapped[str | None] = mapped_column(String(20))
+    strong: Mapped[bool | None] = mapped_column(Boolean)
+    rationale: Mapped[str | None] = mapped_column(Text)
+    # {axis: {"label", "verdict", "strong", "rationale"}} for rubric axes.
+    axes: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    images_sent: Mapped[int | None] = mapped_column(Integer)
+    boundary: Mapped[str | None] = mapped_column(String(32))
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int | None] = mapped_column(Integer)

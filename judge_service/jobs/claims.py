@@ -8,12 +8,16 @@ its lease can never overwrite the result of the one that took over.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from judge_service.db.models import Judgment, JudgmentStatus, Pair, utcnow
-from judge_service.judging.prompt import TEMPLATE_ID, TEMPLATE_SHA256, Prompt, render_prompt
+from judge_service.config import JudgeConfig
+from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run, utcnow
+from judge_service.judging.prompt import TEMPLATE_ID, Prompt, criteria_for, render_prompt
+from judge_service.judging.protocol import Scale
+from judge_service.judging.rubrics import OVERALL, RubricDefinition
 from judge_service.judging.verdicts import Order
 
 
@@ -23,6 +27,10 @@ class WorkItem:
     judge: str
     order: Order
     prompt: Prompt
+    criteria: tuple[str, ...] = (OVERALL,)
+    scale: Scale = Scale.THREE
+    structured: bool = False
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,9 @@ class Result:
     raw_response: str | None = None
     label: str | None = None
     verdict: str | None = None
+    strong: bool | None = None
+    rationale: str | None = None
+    axes: dict[str, Any] | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
     latency_ms: int | None = None
@@ -50,7 +61,11 @@ def claimable(now: datetime) -> ColumnElement[bool]:
 
 
 def claim(
-    sessions: sessionmaker[Session], pair_ids: list[int], token: str, lease_s: int
+    sessions: sessionmaker[Session],
+    pair_ids: list[int],
+    token: str,
+    lease_s: int,
+    judges: dict[str, JudgeConfig],
 ) -> list[WorkItem]:
     now = utcnow()
     with sessions.begin() as session:
@@ -70,22 +85,53 @@ def claim(
         if not claimed:
             return []
         rows = session.execute(
-            select(Judgment.id, Judgment.judge, Judgment.order, Pair)
+            select(Judgment.id, Judgment.judge, Judgment.order, Pair, Run.rubric, Run.scale)
             .join(Pair, Pair.id == Judgment.pair_id)
+            .join(Run, Run.id == Judgment.run_id)
             .where(Judgment.id.in_(claimed))
             .order_by(Judgment.id)
         ).all()
+    rubrics: dict[str, RubricDefinition] = {}
     items = []
-    for judgment_id, judge, order, pair in rows:
-        order = Order(order)
-        first, second = (
-            (pair.baseline_trace, pair.candidate_trace)
-            if order is Order.BASELINE_FIRST
-            else (pair.candidate_trace, pair.baseline_trace)
+    for judgment_id, judge, order, pair, rubric_json, scale in rows:
+        rubric = rubrics.get(rubric_json["name"]) or RubricDefinition.model_validate(rubric_json)
+        rubrics[rubric.name] = rubric
+        items.append(
+            _work_item(judgment_id, judge, Order(order), pair, rubric, Scale(scale), judges)
         )
-        prompt = render_prompt(pair.question, pair.reference_answer, first, second)
-        items.append(WorkItem(judgment_id, judge, order, prompt))
     return items
+
+
+def _work_item(
+    judgment_id: int,
+    judge: str,
+    order: Order,
+    pair: Pair,
+    rubric: RubricDefinition,
+    scale: Scale,
+    judges: dict[str, JudgeConfig],
+) -> WorkItem:
+    """The call for one judgment: the order decides the slots, the judge the output mode."""
+    config = judges.get(judge)
+    first, second = (
+        (pair.baseline_trace, pair.candidate_trace)
+        if order is Order.BASELINE_FIRST
+        else (pair.candidate_trace, pair.baseline_trace)
+    )
+    images = tuple(pair.image_urls) if config is not None and config.vision else ()
+    structured = config is not None and config.structured
+    prompt = render_prompt(
+        pair.question,
+        pair.reference_answer,
+        first,
+        second,
+        rubric=rubric,
+        scale=scale,
+        structured=structured,
+        image_count=len(images),
+    )
+    criteria = tuple(criteria_for(rubric, bool(pair.reference_answer)))
+    return WorkItem(judgment_id, judge, order, prompt, criteria, scale, structured, images)
 
 
 def store(sessions: sessionmaker[Session], item: WorkItem, token: str, result: Result) -> bool:
@@ -100,8 +146,13 @@ def store(sessions: sessionmaker[Session], item: WorkItem, token: str, result: R
                 lease_expires_at=None,
                 finished_at=utcnow(),
                 template_id=TEMPLATE_ID,
-                template_sha256=TEMPLATE_SHA256,
+                template_sha256=item.prompt.template_sha256,
                 prompt_sha256=item.prompt.sha256,
+                boundary=item.prompt.boundary,
+                images_sent=len(item.images),
+                strong=result.strong,
+                rationale=result.rationale,
+                axes=result.axes,
                 judge_model=result.judge_model,
                 raw_response=result.raw_response,
                 label=result.label,

@@ -9,7 +9,9 @@ loop: the pattern that is safe under RQ's forking worker.
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,10 +19,25 @@ from judge_service.config import JudgeConfig, Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import JudgmentStatus
 from judge_service.jobs.claims import Result, WorkItem, claim, release, store
-from judge_service.judging.providers import JudgeProvider, JudgeReply, describe_error, make_provider
-from judge_service.judging.verdicts import parse_label, to_verdict
+from judge_service.judging.protocol import (
+    ParsedVerdict,
+    VerdictParseError,
+    parse_structured,
+    parse_text,
+    verdict_schema,
+)
+from judge_service.judging.providers import (
+    JudgeCall,
+    JudgeProvider,
+    JudgeReply,
+    describe_error,
+    make_provider,
+)
+from judge_service.judging.rubrics import OVERALL
+from judge_service.judging.verdicts import to_verdict
 
 log = logging.getLogger(__name__)
+FOLLOW_UP_SEPARATOR = "\n\n----- follow-up reply -----\n\n"
 
 
 @dataclass(frozen=True)
@@ -40,7 +57,7 @@ def judge_pairs(pair_ids: list[int]) -> dict[str, int]:
 def judge_chunk(settings: Settings, pair_ids: list[int]) -> ChunkSummary:
     sessions = session_factory(settings.database_url)
     token = uuid.uuid4().hex
-    items = claim(sessions, pair_ids, token, settings.lease_s)
+    items = claim(sessions, pair_ids, token, settings.lease_s, settings.all_judges)
     if not items:
         return ChunkSummary(0, 0, 0, 0)
     try:
@@ -50,25 +67,69 @@ def judge_chunk(settings: Settings, pair_ids: list[int]) -> ChunkSummary:
         release(sessions, token)
 
 
-def interpret(reply: JudgeReply, item: WorkItem) -> Result:
-    label = parse_label(reply.text)
-    common = {
-        "judge_model": reply.model,
-        "raw_response": reply.text,
-        "input_tokens": reply.input_tokens,
-        "output_tokens": reply.output_tokens,
-        "latency_ms": reply.latency_ms,
+def parse_reply(reply: JudgeReply, item: WorkItem) -> ParsedVerdict:
+    if reply.truncated:
+        raise VerdictParseError("the reply was cut off at max_tokens")
+    criteria = list(item.criteria)
+    if item.structured:
+        data = reply.structured if reply.structured is not None else reply.text
+        return parse_structured(data, criteria, item.scale)
+    return parse_text(reply.text, criteria, item.scale)
+
+
+def interpret(replies: list[JudgeReply], item: WorkItem) -> Result:
+    """The stored result of one judgment from its reply, or its reply and the follow-up's."""
+    last = replies[-1]
+    common: dict[str, Any] = {
+        "judge_model": last.model,
+        "raw_response": FOLLOW_UP_SEPARATOR.join(reply.text for reply in replies),
+        "input_tokens": _total(reply.input_tokens for reply in replies),
+        "output_tokens": _total(reply.output_tokens for reply in replies),
+        "latency_ms": sum(reply.latency_ms for reply in replies),
     }
-    if label is None:
-        return Result(
-            JudgmentStatus.FAILED,
-            error_kind="parse_error",
-            error="no [[A]], [[B]] or [[C]] verdict label in the reply",
-            **common,
-        )
+    try:
+        parsed = parse_reply(last, item)
+    except VerdictParseError as exc:
+        return Result(JudgmentStatus.FAILED, error_kind="parse_error", error=str(exc), **common)
+    axes = {
+        name: {
+            "label": ruling.label,
+            "verdict": to_verdict(ruling.slot, item.order),
+            "strong": ruling.strong,
+            "rationale": ruling.rationale,
+        }
+        for name, ruling in parsed.rulings.items()
+        if name != OVERALL
+    }
+    overall = parsed.overall
     return Result(
-        JudgmentStatus.DONE, label=label.value, verdict=to_verdict(label, item.order), **common
+        JudgmentStatus.DONE,
+        label=overall.label,
+        verdict=to_verdict(overall.slot, item.order),
+        strong=overall.strong,
+        rationale=overall.rationale,
+        axes=axes or None,
+        **common,
     )
+
+
+def _total(values: Iterable[int | None]) -> int | None:
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
+
+
+async def call_judge(provider: JudgeProvider, item: WorkItem) -> list[JudgeReply]:
+    """One call, and one follow-up if its reply carries no readable verdict."""
+    schema = verdict_schema(list(item.criteria), item.scale) if item.structured else None
+    call = JudgeCall(item.prompt, item.images, schema)
+    first = await provider.complete(call)
+    try:
+        parse_reply(first, item)
+        return [first]
+    except VerdictParseError:
+        # Structured output has no turn to follow up on: the same request is asked again.
+        retry = call if item.structured else replace(call, previous_reply=first.text)
+        return [first, await provider.complete(retry)]
 
 
 def _failure(kind: str, message: str) -> Result:
@@ -99,11 +160,11 @@ async def _judge_all(
             return item, unavailable[item.judge]
         try:
             async with limits[item.judge]:
-                reply = await providers[item.judge].complete(item.prompt)
+                replies = await call_judge(providers[item.judge], item)
         except Exception as exc:
             log.warning("judge %s failed on judgment %s: %r", item.judge, item.judgment_id, exc)
             return item, _failure(*describe_error(exc))
-        return item, interpret(reply, item)
+        return item, interpret(replies, item)
 
     done = failed = lost = 0
     try:

@@ -1,11 +1,15 @@
 """Judge calls through the official SDKs, async so one job can keep many in flight.
 
 Retries live in one layer only: the SDK's (`max_retries`, with its jittered
-backoff and `retry-after` handling). Nothing here retries on top of it.
+backoff and `retry-after` handling). Nothing here retries on top of it; the
+one extra call the job may make is a follow-up when a reply has no verdict.
 """
 
+import base64
+import json
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anthropic
@@ -13,6 +17,21 @@ import openai
 
 from judge_service.config import JudgeConfig
 from judge_service.judging.prompt import Prompt
+from judge_service.judging.protocol import SCHEMA_NAME, TOOL_NAME
+
+FOLLOW_UP = (
+    "Your reply could not be read: it lacks the verdict lines. Reply again with the verdict "
+    "lines only, one per criterion, in the required format."
+)
+_DATA_URI = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class JudgeCall:
+    prompt: Prompt
+    images: tuple[str, ...] = ()
+    schema: dict[str, Any] | None = None  # set: structured output
+    previous_reply: str | None = None  # set: a follow-up turn asking for the verdict only
 
 
 @dataclass(frozen=True)
@@ -22,10 +41,13 @@ class JudgeReply:
     output_tokens: int | None
     latency_ms: int
     model: str
+    structured: Any = None
+    truncated: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class JudgeProvider(Protocol):
-    async def complete(self, prompt: Prompt) -> JudgeReply: ...
+    async def complete(self, call: JudgeCall) -> JudgeReply: ...
 
     async def aclose(self) -> None: ...
 
@@ -47,30 +69,63 @@ class OpenAIJudge:
         self._config = config
         self._client = openai.AsyncOpenAI(**_client_options(config))
 
-    async def complete(self, prompt: Prompt) -> JudgeReply:
+    def _messages(self, call: JudgeCall) -> list[dict[str, Any]]:
+        user: str | list[dict[str, Any]] = call.prompt.user
+        if call.images:
+            user = [{"type": "text", "text": call.prompt.user}] + [
+                {"type": "image_url", "image_url": {"url": url}} for url in call.images
+            ]
+        messages = [
+            {"role": "system", "content": call.prompt.system},
+            {"role": "user", "content": user},
+        ]
+        if call.previous_reply is not None:
+            messages.append({"role": "assistant", "content": call.previous_reply})
+            messages.append({"role": "user", "content": FOLLOW_UP})
+        return messages
+
+    async def complete(self, call: JudgeCall) -> JudgeReply:
+        options: dict[str, Any] = {}
+        if call.schema is not None:
+            options["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": SCHEMA_NAME, "schema": call.schema, "strict": True},
+            }
+        if self._config.seed is not None:
+            options["seed"] = self._config.seed
         started = time.perf_counter()
         response = await self._client.chat.completions.create(
             model=self._config.model,
-            messages=[
-                {"role": "system", "content": prompt.system},
-                {"role": "user", "content": prompt.user},
-            ],
+            messages=self._messages(call),  # type: ignore[arg-type]
             temperature=self._config.temperature,
             max_tokens=self._config.max_tokens,
+            **options,
         )
         latency_ms = round((time.perf_counter() - started) * 1000)
-        text = response.choices[0].message.content if response.choices else None
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content if choice else None) or ""
         usage = response.usage
         return JudgeReply(
-            text=text or "",
+            text=text,
             input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None,
             latency_ms=latency_ms,
             model=response.model or self._config.model,
+            structured=text if call.schema is not None else None,
+            truncated=bool(choice and choice.finish_reason == "length"),
         )
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _anthropic_image(url: str) -> dict[str, Any]:
+    data_uri = _DATA_URI.match(url)
+    if data_uri:
+        source = {"type": "base64", "media_type": data_uri[1], "data": data_uri[2]}
+    else:
+        source = {"type": "url", "url": url}
+    return {"type": "image", "source": source}
 
 
 class AnthropicJudge:
@@ -80,22 +135,51 @@ class AnthropicJudge:
         self._config = config
         self._client = anthropic.AsyncAnthropic(**_client_options(config))
 
-    async def complete(self, prompt: Prompt) -> JudgeReply:
+    def _messages(self, call: JudgeCall) -> list[dict[str, Any]]:
+        user: str | list[dict[str, Any]] = call.prompt.user
+        if call.images:
+            user = [_anthropic_image(url) for url in call.images]
+            user.append({"type": "text", "text": call.prompt.user})
+        messages = [{"role": "user", "content": user}]
+        if call.previous_reply is not None:
+            messages.append({"role": "assistant", "content": call.previous_reply or "(empty)"})
+            messages.append({"role": "user", "content": FOLLOW_UP})
+        return messages
+
+    async def complete(self, call: JudgeCall) -> JudgeReply:
+        options: dict[str, Any] = {}
+        if call.schema is not None:
+            options["tools"] = [
+                {
+                    "name": TOOL_NAME,
+                    "description": "Record the verdict on every criterion.",
+                    "input_schema": call.schema,
+                }
+            ]
+            options["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
         started = time.perf_counter()
         response = await self._client.messages.create(
             model=self._config.model,
-            system=prompt.system,
-            messages=[{"role": "user", "content": prompt.user}],
+            system=call.prompt.system,
+            messages=self._messages(call),  # type: ignore[arg-type]
             max_tokens=self._config.max_tokens,
+            **options,
         )
         latency_ms = round((time.perf_counter() - started) * 1000)
         text = "".join(block.text for block in response.content if block.type == "text")
+        structured = None
+        if call.schema is not None:
+            tool_inputs = [b.input for b in response.content if b.type == "tool_use"]
+            structured = tool_inputs[0] if tool_inputs else None
+            text = json.dumps(structured) if structured is not None else text
         return JudgeReply(
             text=text,
             input_tokens=response.usage.input_tokens,
             output_tokens=response.usage.output_tokens,
             latency_ms=latency_ms,
             model=response.model or self._config.model,
+            structured=structured,
+            truncated=response.stop_reason == "max_tokens",
         )
 
     async def aclose(self) -> None:
@@ -117,3 +201,9 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
         return "connection_error", "could not reach the judge endpoint"
     return "internal_error", f"{type(exc).__name__}: {exc}"
+
+
+def data_uri_bytes(url: str) -> int:
+    """Decoded size of a data URI's payload, for the input limits."""
+    match = _DATA_URI.match(url)
+    return len(base64.b64decode(match[2], validate=False)) if match else 0

@@ -55,10 +55,10 @@ def test_second_claim_gets_nothing_until_the_lease_runs_out(
     sessions: sessionmaker[Session],
 ) -> None:
     ids = make_pairs(sessions, 3, ["sim"])
-    first = claim(sessions, ids, "token-1", lease_s=600)
+    first = claim(sessions, ids, "token-1", lease_s=600, judges={})
     assert len(first) == 6
     assert {item.order for item in first} == set(Order)
-    assert claim(sessions, ids, "token-2", lease_s=600) == []
+    assert claim(sessions, ids, "token-2", lease_s=600, judges={}) == []
 
     with sessions.begin() as session:
         session.execute(
@@ -66,7 +66,7 @@ def test_second_claim_gets_nothing_until_the_lease_runs_out(
             .where(Judgment.pair_id.in_(ids))
             .values(lease_expires_at=utcnow() - timedelta(seconds=1))
         )
-    again = claim(sessions, ids, "token-3", lease_s=600)
+    again = claim(sessions, ids, "token-3", lease_s=600, judges={})
     assert len(again) == 6
     # The worker that lost its lease can no longer write.
     assert not store(sessions, first[0], "token-1", Result(JudgmentStatus.FAILED, error="late"))
@@ -75,7 +75,7 @@ def test_second_claim_gets_nothing_until_the_lease_runs_out(
 
 def test_release_returns_unfinished_work(sessions: sessionmaker[Session]) -> None:
     ids = make_pairs(sessions, 2, ["sim"])
-    items = claim(sessions, ids, "token-r", lease_s=600)
+    items = claim(sessions, ids, "token-r", lease_s=600, judges={})
     assert store(sessions, items[0], "token-r", Result(JudgmentStatus.FAILED, error="x"))
     assert release(sessions, "token-r") == len(items) - 1
     assert sorted(statuses(sessions, ids)) == ["failed"] + ["pending"] * (len(items) - 1)
@@ -119,10 +119,15 @@ def _item(order: Order) -> WorkItem:
 
 
 def test_reply_without_label_is_a_parse_failure_with_raw_text_kept() -> None:
-    reply = JudgeReply("I cannot decide.", 10, 5, 12, "m")
-    result = interpret(reply, _item(Order.CANDIDATE_FIRST))
+    first = JudgeReply("I cannot decide.", 10, 5, 12, "m")
+    second = JudgeReply("Still thinking.", 20, 6, 30, "m")
+    result = interpret([first, second], _item(Order.CANDIDATE_FIRST))
     assert result.status is JudgmentStatus.FAILED
     assert result.error_kind == "parse_error"
-    assert result.raw_response == "I cannot decide."
-    ok = interpret(JudgeReply("...[[A]]", 10, 5, 12, "m"), _item(Order.CANDIDATE_FIRST))
+    assert result.raw_response is not None
+    assert "I cannot decide." in result.raw_response and "Still thinking." in result.raw_response
+    assert (result.input_tokens, result.output_tokens, result.latency_ms) == (30, 11, 42)
+    ok = interpret(
+        [JudgeReply("...\noverall: [[A]]", 10, 5, 12, "m")], _item(Order.CANDIDATE_FIRST)
+    )
     assert (ok.status, ok.label, ok.verdict) == (JudgmentStatus.DONE, "A", "candidate")

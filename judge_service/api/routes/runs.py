@@ -8,6 +8,8 @@ from judge_service.api.deps import SessionDep, SettingsDep, get_run
 from judge_service.api.schemas import RunCountsPublic, RunCreate, RunPublic
 from judge_service.db.models import Run
 from judge_service.db.queries import RunCounts, run_counts
+from judge_service.db.rubrics import get_rubric
+from judge_service.judging.protocol import Scale
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -20,6 +22,10 @@ def run_public(run: Run, counts: RunCounts) -> RunPublic:
         candidate=run.candidate,
         judges=run.judges,
         swap=run.swap,
+        rubric=run.rubric_name,
+        rubric_version=run.rubric_version,
+        scale=Scale(run.scale),
+        strong_weight=run.strong_weight,
         status=counts.status,
         counts=RunCountsPublic(
             pairs=counts.pairs,
@@ -42,9 +48,29 @@ def create_run(body: RunCreate, session: SessionDep, settings: SettingsDep) -> R
         elif body.judges.index(name) != index:
             msg = f"judge {name!r} is listed twice"
             errors.append({"loc": ("body", "judges", index), "msg": msg, "type": "value_error"})
+    rubric = get_rubric(session, body.rubric, body.rubric_version)
+    if rubric is None:
+        wanted = body.rubric + (f" version {body.rubric_version}" if body.rubric_version else "")
+        field = "rubric_version" if get_rubric(session, body.rubric) else "rubric"
+        msg = f"unknown rubric {wanted!r}; see GET /v1/rubrics"
+        errors.append({"loc": ("body", field), "msg": msg, "type": "value_error"})
     if errors:
         raise RequestValidationError(errors)
-    run = Run(**body.model_dump())
+    assert rubric is not None
+    definition, version = rubric
+    run = Run(
+        name=body.name,
+        baseline=body.baseline,
+        candidate=body.candidate,
+        judges=body.judges,
+        swap=body.swap,
+        rubric_name=definition.name,
+        rubric_version=version,
+        rubric=definition.as_json(),
+        judge_configs={name: known[name].fingerprint() for name in body.judges},
+        scale=body.scale,
+        strong_weight=body.strong_weight,
+    )
     session.add(run)
     session.commit()
     return run_public(run, RunCounts())
