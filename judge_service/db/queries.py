@@ -12,6 +12,15 @@ from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
 from judge_service.judging.verdicts import Order
 from judge_service.stats.report import VerdictRow
 
+PAIR_INPUT_COLUMNS = (
+    "external_id",
+    "question",
+    "reference_answer",
+    "image_urls",
+    "meta",
+    "baseline_trace",
+    "candidate_trace",
+)
 # Keeps one multi-row INSERT under both drivers' bound-parameter limits.
 INSERT_BATCH = 500
 
@@ -99,13 +108,27 @@ def pair_ids(session: Session, run_id: int) -> list[int]:
     return list(session.scalars(select(Pair.id).where(Pair.run_id == run_id).order_by(Pair.id)))
 
 
-def verdict_rows(session: Session, run_id: int) -> list[VerdictRow]:
+def verdict_rows(session: Session, run_id: int, axis: str | None = None) -> list[VerdictRow]:
+    """Every judgment of the run, with its verdict overall or on one rubric axis."""
     rows = session.execute(
-        select(Judgment.pair_id, Judgment.judge, Judgment.order, Judgment.verdict).where(
-            Judgment.run_id == run_id, Judgment.status == JudgmentStatus.DONE
-        )
+        select(
+            Judgment.pair_id,
+            Judgment.judge,
+            Judgment.order,
+            Judgment.status,
+            Judgment.error_kind,
+            Judgment.verdict,
+            Judgment.axes if axis else Judgment.verdict,
+        ).where(Judgment.run_id == run_id)
     )
-    return [VerdictRow(*row) for row in rows]
+    out = []
+    for pair_id, judge, order, status, error_kind, verdict, axes in rows:
+        if status != JudgmentStatus.DONE:
+            verdict = None
+        elif axis:
+            verdict = (axes or {}).get(axis, {}).get("verdict")
+        out.append(VerdictRow(pair_id, judge, order, verdict, status, error_kind))
+    return out
 
 
 JUDGMENT_EXPORT_COLUMNS = (

@@ -5,9 +5,7 @@ backoff and `retry-after` handling). Nothing here retries on top of it; the
 one extra call the job may make is a follow-up when a reply has no verdict.
 """
 
-import base64
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,6 +14,7 @@ import anthropic
 import openai
 
 from judge_service.config import JudgeConfig
+from judge_service.judging.images import anthropic_image_block
 from judge_service.judging.prompt import Prompt
 from judge_service.judging.protocol import SCHEMA_NAME, TOOL_NAME
 
@@ -23,7 +22,6 @@ FOLLOW_UP = (
     "Your reply could not be read: it lacks the verdict lines. Reply again with the verdict "
     "lines only, one per criterion, in the required format."
 )
-_DATA_URI = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -119,15 +117,6 @@ class OpenAIJudge:
         await self._client.close()
 
 
-def _anthropic_image(url: str) -> dict[str, Any]:
-    data_uri = _DATA_URI.match(url)
-    if data_uri:
-        source = {"type": "base64", "media_type": data_uri[1], "data": data_uri[2]}
-    else:
-        source = {"type": "url", "url": url}
-    return {"type": "image", "source": source}
-
-
 class AnthropicJudge:
     """Claude through the Messages API; current SDKs take no sampling parameters."""
 
@@ -138,7 +127,7 @@ class AnthropicJudge:
     def _messages(self, call: JudgeCall) -> list[dict[str, Any]]:
         user: str | list[dict[str, Any]] = call.prompt.user
         if call.images:
-            user = [_anthropic_image(url) for url in call.images]
+            user = [anthropic_image_block(url) for url in call.images]
             user.append({"type": "text", "text": call.prompt.user})
         messages = [{"role": "user", "content": user}]
         if call.previous_reply is not None:
@@ -201,9 +190,3 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
         return "connection_error", "could not reach the judge endpoint"
     return "internal_error", f"{type(exc).__name__}: {exc}"
-
-
-def data_uri_bytes(url: str) -> int:
-    """Decoded size of a data URI's payload, for the input limits."""
-    match = _DATA_URI.match(url)
-    return len(base64.b64decode(match[2], validate=False)) if match else 0

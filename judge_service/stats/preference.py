@@ -9,7 +9,7 @@ ties and inconsistent pairs half credit.
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from statistics import NormalDist
 
@@ -64,6 +64,7 @@ class PreferenceSummary:
     win_rate: float | None
     win_rate_ci: tuple[float, float] | None
     position_consistency: float | None
+    missing_reasons: dict[str, int] = field(default_factory=dict)
 
 
 def summarize(outcomes: Iterable[Outcome | None], swapped: bool) -> PreferenceSummary:

@@ -1,17 +1,18 @@
 """Migrations run up and down on PostgreSQL (the target) and SQLite (the embedded default)."""
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from judge_service.db import migrate
 from judge_service.db.models import Base
 
-TABLES = {"runs", "pairs", "judgments"}
+TABLES = {"runs", "pairs", "judgments", "rubrics"}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -45,3 +46,50 @@ def test_models_match_migrations(empty_db: str) -> None:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_0002_keeps_existing_runs_and_describes_them(empty_db: str) -> None:
+    """Rows written under 0001 survive 0002 up and down; new columns describe them truthfully."""
+    migrate.upgrade(empty_db, "0001")
+    engine = create_engine(empty_db)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, name, baseline, candidate, judges, swap, created_at) "
+                "VALUES (1, 'old', 'b', 'c', '[\"j\"]', true, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
+                "baseline_trace, candidate_trace, created_at) VALUES (1, 1, 'p', 'q', '[]', "
+                "'{\"modality\": \"CT\"}', 'bt', 'ct', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                'INSERT INTO judgments (id, run_id, pair_id, judge, "order", status, attempts, '
+                "label, verdict, created_at) VALUES (1, 1, 1, 'j', 'baseline_first', 'done', 1, "
+                "'A', 'baseline', CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate.upgrade(empty_db)
+    with engine.connect() as conn:
+        run = conn.execute(text("SELECT * FROM runs")).mappings().one()
+        judgment = conn.execute(text("SELECT * FROM judgments")).mappings().one()
+    assert (run["name"], run["rubric_name"], run["rubric_version"], run["scale"]) == (
+        "old",
+        "general",
+        1,
+        "3-way",
+    )
+    rubric = run["rubric"] if isinstance(run["rubric"], dict) else json.loads(run["rubric"])
+    assert rubric["name"] == "general" and rubric["axes"] == []
+    assert (judgment["verdict"], judgment["axes"]) == ("baseline", None)
+
+    migrate.downgrade(empty_db, "0001")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT verdict FROM judgments")).scalar_one() == "baseline"
+        assert conn.execute(text("SELECT name FROM runs")).scalar_one() == "old"
+    assert "rubric" not in {column["name"] for column in inspect(engine).get_columns("runs")}
+    engine.dispose()

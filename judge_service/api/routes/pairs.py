@@ -7,9 +7,21 @@ from fastapi import APIRouter
 from judge_service.api.deps import DispatcherDep, SessionDep, get_run
 from judge_service.api.schemas import PairIn, PairsAccepted, PairsIn
 from judge_service.db.queries import insert_pairs
+from judge_service.jobs.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/runs", tags=["pairs"])
+
+
+def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int) -> int:
+    """Queue pairs whose rows are committed; returns the number of jobs (0 if the queue failed)."""
+    try:
+        return dispatcher.dispatch(pair_ids)
+    except Exception:
+        # The pairs and their pending judgments are committed: `judge-service
+        # reconcile` queues them once the queue is back. Nothing is lost.
+        log.exception("could not queue %d pairs of run %s", len(pair_ids), run_id)
+        return 0
 
 
 @router.post("/{run_id}/pairs", status_code=202)
@@ -26,13 +38,7 @@ def add_pairs(
     ]
     new_ids = insert_pairs(session, run, rows)
     session.commit()
-    jobs = 0
-    try:
-        jobs = dispatcher.dispatch(new_ids)
-    except Exception:
-        # The pairs and their pending judgments are committed: `judge-service
-        # reconcile` queues them once the queue is back. Nothing is lost.
-        log.exception("could not queue %d pairs of run %s", len(new_ids), run_id)
+    jobs = dispatch_committed(dispatcher, new_ids, run_id)
     return PairsAccepted(
         accepted=len(new_ids), duplicates=len(body.pairs) - len(new_ids), jobs=jobs
     )
