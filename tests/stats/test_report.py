@@ -38,3 +38,23 @@ def test_single_order_runs() -> None:
     assert (report.panel.n, report.panel.wins, report.panel.losses) == (2, 1, 1)
     assert report.panel.missing == 1
     assert report.panel.position_consistency is None
+
+
+def test_missing_reasons_name_the_cause() -> None:
+    rows = [
+        VerdictRow(1, "j", B, "candidate"),
+        VerdictRow(1, "j", C, "candidate"),
+        VerdictRow(2, "j", B, None, "failed", "parse_error"),
+        VerdictRow(2, "j", C, "candidate"),
+        VerdictRow(3, "j", B, None, "pending"),
+        VerdictRow(4, "j", B, None),  # done, but no verdict on the criterion asked for
+        VerdictRow(4, "j", C, None),
+    ]
+    report = build_report([1, 2, 3, 4, 5], rows, ["j"], orders=2)
+    assert report.per_judge["j"].n == 1
+    assert report.per_judge["j"].missing_reasons == {
+        "parse_error": 1,
+        "pending": 2,
+        "criterion_not_judged": 1,
+    }
+    assert report.panel.missing_reasons == report.per_judge["j"].missing_reasons
