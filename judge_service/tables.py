@@ -47,3 +47,18 @@ def stats_table(stats: dict[str, Any]) -> Table:
             _pct(figures["position_consistency"]),
         )
     return table
+
+
+def axis_table(by_axis: dict[str, dict[str, Any]]) -> Table:
+    """One row per rubric axis, from `GET /stats?axis=...` bodies (panel figures)."""
+    table = Table(title="Per-axis win rates (panel)")
+    for column in ("axis", "n", "wins", "ties", "inconsistent", "losses", "win rate", "95% CI"):
+        table.add_column(column, justify="left" if column == "axis" else "right")
+    for axis, stats in by_axis.items():
+        table.add_row(
+            axis,
+            *(str(stats[key]) for key in ("n", "wins", "ties", "inconsistent", "losses")),
+            _pct(stats["win_rate"]),
+            _ci(stats["win_rate_ci"]),
+        )
+    return table

@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,22 +226,39 @@ class Stack:
         return int(simulator_stats(self.simulator)["requests"])
 
 
+StackFactory = Callable[..., Stack]
+
+
 @pytest.fixture
-def stack(pg_url: str, redis_url: str) -> Iterator[Stack]:
-    config = SimulatorConfig(latency_mean_s=0.0, latency_jitter_s=0.0, seed=11)
-    with BackgroundServer(create_simulator(config)) as simulator:
-        settings = Settings(
-            database_url=pg_url,
-            redis_url=redis_url,
-            queue_name=f"e2e-{uuid.uuid4().hex[:8]}",
-            judges=simulated_judges(simulator.url),
-            chunk_size=10,
-        )
-        with (
-            BackgroundServer(create_app(settings)) as api,
-            httpx.Client(base_url=api.url, timeout=30) as client,
-        ):
+def stack_factory(pg_url: str, redis_url: str) -> Iterator[StackFactory]:
+    """Isolated stacks with chosen judges: `stack_factory(judges=lambda url: {...})`."""
+    with ExitStack() as cleanup:
+
+        def start(
+            judges: Callable[[str], dict[str, dict[str, Any]]] = simulated_judges,
+            simulator_config: SimulatorConfig | None = None,
+        ) -> Stack:
+            config = simulator_config or SimulatorConfig(
+                latency_mean_s=0.0, latency_jitter_s=0.0, seed=11
+            )
+            simulator = cleanup.enter_context(BackgroundServer(create_simulator(config)))
+            settings = Settings(
+                database_url=pg_url,
+                redis_url=redis_url,
+                queue_name=f"e2e-{uuid.uuid4().hex[:8]}",
+                judges=judges(simulator.url),
+                chunk_size=10,
+            )
+            api = cleanup.enter_context(BackgroundServer(create_app(settings)))
+            client = cleanup.enter_context(httpx.Client(base_url=api.url, timeout=30))
             built = Stack(settings, client, simulator)
-            yield built
-            for worker in built.workers:
-                worker.stop()
+            cleanup.callback(lambda: [worker.stop() for worker in built.workers])
+            return built
+
+        yield start
+
+
+@pytest.fixture
+def stack(stack_factory: StackFactory) -> Stack:
+    """An API on Postgres with its own RQ queue and simulated provider; start workers on it."""
+    return stack_factory()

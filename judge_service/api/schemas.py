@@ -5,12 +5,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from judge_service.judging.images import MAX_IMAGES, check_image_url
 from judge_service.judging.protocol import Scale
-from judge_service.judging.rubrics import DEFAULT_RUBRIC
+from judge_service.judging.rubrics import DEFAULT_RUBRIC, RubricDefinition
 
 MAX_TRACE_CHARS = 200_000
 MAX_QUESTION_CHARS = 50_000
-MAX_IMAGES = 16
 MAX_METADATA_KEYS = 50
 
 
@@ -75,8 +75,12 @@ class PairIn(BaseModel):
     baseline_trace: Annotated[Text, Field(min_length=1, max_length=MAX_TRACE_CHARS)]
     candidate_trace: Annotated[Text, Field(min_length=1, max_length=MAX_TRACE_CHARS)]
     reference_answer: Annotated[Text, Field(max_length=MAX_QUESTION_CHARS)] | None = None
-    image_urls: list[Annotated[Text, Field(min_length=1, max_length=2_000_000)]] = Field(
-        default_factory=list, max_length=MAX_IMAGES
+    image_urls: list[
+        Annotated[str, Field(max_length=8_000_000), AfterValidator(check_image_url)]
+    ] = Field(
+        default_factory=list,
+        max_length=MAX_IMAGES,
+        description="https URLs (passed to the provider, never fetched here) or base64 data URIs",
     )
     metadata: dict[Annotated[Text, Field(min_length=1, max_length=100)], MetadataValue] = Field(
         default_factory=dict,
@@ -109,6 +113,9 @@ class PreferenceStats(BaseModel):
     position_consistency: float | None = Field(
         description="Share of pairs whose two orders agree (null without swap)"
     )
+    missing_reasons: dict[str, int] = Field(
+        description="Why pairs lack an outcome: parse_error, provider_error, pending, ..."
+    )
 
 
 class RunStats(PreferenceStats):
@@ -122,8 +129,17 @@ class RunStats(PreferenceStats):
     baseline: str
     candidate: str
     judges: list[str]
+    rubric: str
+    rubric_version: int
+    scale: Scale
+    axis: str | None = Field(description="The rubric axis these figures are about (null: overall)")
     panel: PreferenceStats
     per_judge: dict[str, PreferenceStats]
+
+
+class RubricPublic(RubricDefinition):
+    version: int
+    builtin: bool
 
 
 class JudgePublic(BaseModel):

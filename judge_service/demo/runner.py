@@ -25,26 +25,35 @@ from judge_service.db import migrate
 from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
 from judge_service.simulate.server import create_app as create_simulator
-from judge_service.tables import headline, stats_table
+from judge_service.tables import axis_table, headline, stats_table
 
 KEY_ENV = "JUDGE_SIMULATED_KEY"
+RUBRIC = "reasoning-trace"
 RUN_TIMEOUT_S = 600
 
 
 def demo_judges(simulator_url: str) -> dict[str, dict[str, Any]]:
-    """Two simulated judges, one per wire format; the second leans toward slot A."""
+    """Three simulated judges: one per wire format and output mode, each biased differently."""
+    common = {"api_key_env": KEY_ENV, "vision": True}
     return {
         "sim-openai": {
             "provider": "openai",
             "model": "simulated-judge",
             "base_url": f"{simulator_url}/v1",
-            "api_key_env": KEY_ENV,
+            **common,
         },
         "sim-anthropic": {
             "provider": "anthropic",
             "model": "simulated-judge@position_bias=0.25",
             "base_url": simulator_url,
-            "api_key_env": KEY_ENV,
+            **common,
+        },
+        "sim-local": {
+            "provider": "openai",
+            "model": "simulated-judge@position_bias=0.1,seed=3",
+            "base_url": f"{simulator_url}/v1",
+            "structured": False,
+            **common,
         },
     }
 
@@ -134,6 +143,8 @@ def run_demo(pairs: int = 240, workers: int = 2) -> int:
                     "candidate": "tuned",
                     "judges": list(demo_judges(simulator_url)),
                     "swap": True,
+                    "rubric": RUBRIC,
+                    "scale": "5-level",
                 },
             )
             .raise_for_status()
@@ -145,11 +156,18 @@ def run_demo(pairs: int = 240, workers: int = 2) -> int:
         console.print(
             f"run {run['id']}: {accepted['accepted']} pairs accepted, "
             f"{accepted['duplicates']} duplicates, judged by {', '.join(run['judges'])} "
-            "in both orders"
+            f"in both orders on the {run['rubric']} rubric ({run['scale']} scale)"
         )
         _follow(client, run["id"], console)
         stats = client.get(f"/v1/runs/{run['id']}/stats").raise_for_status().json()
         console.print(stats_table(stats))
+        by_axis = {
+            axis["name"]: client.get(f"/v1/runs/{run['id']}/stats", params={"axis": axis["name"]})
+            .raise_for_status()
+            .json()
+            for axis in client.get(f"/v1/rubrics/{RUBRIC}").raise_for_status().json()["axes"]
+        }
+        console.print(axis_table(by_axis))
         console.print(f"[bold]{headline(stats)}[/] [yellow](simulated judges)[/]")
         console.print(
             f"API docs: {api.url}/docs while this demo ran; "

@@ -33,7 +33,11 @@ def _check(output: str, pairs: int) -> None:
     assert f"{pairs} pairs accepted" in output
     assert "win rate of" in output and "95% CI" in output
     assert "/docs" in output
-    assert "sim-openai" in output and "sim-anthropic" in output
+    assert all(judge in output for judge in ("sim-openai", "sim-anthropic", "sim-local"))
+    assert "reasoning-trace rubric (5-level scale)" in output
+    assert "Per-axis win rates" in output
+    for axis in ("perception", "knowledge", "rationale", "answer"):
+        assert axis in output
 
 
 def test_demo_on_embedded_defaults(tmp_path: Path) -> None:

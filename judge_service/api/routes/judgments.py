@@ -35,7 +35,10 @@ def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
     writer = csv.DictWriter(buffer, fieldnames=FIELDS)
     writer.writeheader()
     for record in records:
-        writer.writerow(record)
+        # Nested values (per-axis rulings) stay machine-readable as JSON in their cell.
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
+        )
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -1,13 +1,14 @@
 """Runs: create, list, read."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
 
-from judge_service.api.deps import SessionDep, SettingsDep, get_run
+from judge_service.api.deps import DispatcherDep, SessionDep, SettingsDep, get_run
+from judge_service.api.routes.pairs import dispatch_committed
 from judge_service.api.schemas import RunCountsPublic, RunCreate, RunPublic
-from judge_service.db.models import Run
-from judge_service.db.queries import RunCounts, run_counts
+from judge_service.db.models import Pair, Run
+from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs, run_counts
 from judge_service.db.rubrics import get_rubric
 from judge_service.judging.protocol import Scale
 
@@ -74,6 +75,51 @@ def create_run(body: RunCreate, session: SessionDep, settings: SettingsDep) -> R
     session.add(run)
     session.commit()
     return run_public(run, RunCounts())
+
+
+@router.post("/{run_id}/rerun", status_code=201)
+def rerun(
+    run_id: int, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+) -> RunPublic:
+    """A new run with the same pairs, rubric version, scale and judges, judged afresh.
+
+    Refused (409) when a judge's configuration has changed since: the rerun would
+    not measure the same thing.
+    """
+    old = get_run(session, run_id)
+    known = settings.all_judges
+    for name in old.judges:
+        if name not in known:
+            raise HTTPException(409, detail=f"judge {name!r} of run {run_id} is not configured")
+        if old.judge_configs.get(name) != known[name].fingerprint():
+            raise HTTPException(
+                409,
+                detail=f"judge {name!r} is configured differently than when run {run_id} was "
+                f"created: {old.judge_configs.get(name)} then, {known[name].fingerprint()} now",
+            )
+    run = Run(
+        name=f"{old.name} (rerun of {old.id})",
+        baseline=old.baseline,
+        candidate=old.candidate,
+        judges=old.judges,
+        swap=old.swap,
+        rubric_name=old.rubric_name,
+        rubric_version=old.rubric_version,
+        rubric=old.rubric,
+        judge_configs=old.judge_configs,
+        scale=old.scale,
+        strong_weight=old.strong_weight,
+    )
+    session.add(run)
+    session.flush()
+    pairs = [
+        {column: getattr(pair, column) for column in PAIR_INPUT_COLUMNS}
+        for pair in session.scalars(select(Pair).where(Pair.run_id == old.id).order_by(Pair.id))
+    ]
+    new_ids = insert_pairs(session, run, pairs)
+    session.commit()
+    dispatch_committed(dispatcher, new_ids, run.id)
+    return run_public(run, run_counts(session, [run.id])[run.id])
 
 
 @router.get("")

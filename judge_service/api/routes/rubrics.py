@@ -1,0 +1,48 @@
+"""Rubrics: list, read, register. Registering an edited rubric creates a new version."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from judge_service.api.deps import SessionDep
+from judge_service.api.schemas import RubricPublic
+from judge_service.db.rubrics import get_rubric, list_rubrics, register_rubric
+from judge_service.judging.rubrics import BUILTIN, RubricDefinition
+
+router = APIRouter(prefix="/v1/rubrics", tags=["rubrics"])
+
+
+def _public(rubric: RubricDefinition, version: int) -> RubricPublic:
+    return RubricPublic(**rubric.model_dump(), version=version, builtin=rubric.name in BUILTIN)
+
+
+@router.get("")
+def rubrics(session: SessionDep) -> list[RubricPublic]:
+    return [_public(rubric, version) for rubric, version in list_rubrics(session)]
+
+
+@router.get("/{name}")
+def rubric(
+    name: str,
+    session: SessionDep,
+    version: Annotated[int | None, Query(ge=1, description="Default: the latest")] = None,
+) -> RubricPublic:
+    found = get_rubric(session, name, version)
+    if found is None:
+        suffix = f" version {version}" if version else ""
+        raise HTTPException(status_code=404, detail=f"rubric {name!r}{suffix} not found")
+    return _public(*found)
+
+
+@router.post("", status_code=201, responses={200: {"description": "Identical to the latest"}})
+def register(body: RubricDefinition, session: SessionDep, response: Response) -> RubricPublic:
+    if body.name in BUILTIN:
+        raise HTTPException(
+            status_code=409,
+            detail=f"rubric {body.name!r} is built in; register yours under another name",
+        )
+    version, created = register_rubric(session, body)
+    session.commit()
+    if not created:
+        response.status_code = 200
+    return _public(body, version)
