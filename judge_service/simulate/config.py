@@ -1,9 +1,9 @@
 """Knobs of the SIMULATED judge provider (not a real model).
 
-One `SimulatorConfig` per server. The judge-behaviour knobs (`position_bias`,
-`tie_rate`, `seed`) can also be overridden per request through the model name,
-`simulated-judge@position_bias=0.3,tie_rate=0.05`, so one server can stand in
-for several differently biased judges at once.
+One `SimulatorConfig` per server. The judge-behaviour knobs (`OVERRIDABLE_KNOBS`:
+bias, ties, seed, fault modes, echo, obedience) can also be overridden per
+request through the model name, `simulated-judge@position_bias=0.3,echo=1`, so
+one server can stand in for several differently behaved judges at once.
 """
 
 import math
@@ -37,6 +37,12 @@ class JudgeKnobs:
     position_bias: float
     tie_rate: float
     seed: int
+    axis_tie_rate: float = 0.15
+    malformed_rate: float = 0.0
+    truncate_rate: float = 0.0
+    persistent_faults: bool = False
+    echo: bool = False
+    obedient: bool = False
 
 
 class _Overrides(BaseModel):
@@ -47,13 +53,19 @@ class _Overrides(BaseModel):
     position_bias: Probability | None = None
     tie_rate: Probability | None = None
     seed: int | None = None
+    axis_tie_rate: Probability | None = None
+    malformed_rate: Probability | None = None
+    truncate_rate: Probability | None = None
+    persistent_faults: bool | None = None
+    echo: bool | None = None
+    obedient: bool | None = None
 
 
 OVERRIDABLE_KNOBS: tuple[str, ...] = tuple(_Overrides.model_fields)
 
 
 class SimulatorConfig(BaseModel):
-    """Behaviour of one simulated provider: latency, rate limit, failures, judge bias."""
+    """Behaviour of one simulated provider: latency, rate limit, failures, judge behaviour."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -68,11 +80,23 @@ class SimulatorConfig(BaseModel):
     error_rate: Probability = 0.0
     """Share of requests answered with a server error (500, or 500/529 on Anthropic)."""
     position_bias: Probability = 0.0
-    """Probability of naming slot A regardless of content (deterministic per prompt)."""
+    """Probability of naming slot A regardless of content (deterministic per pair and order)."""
     tie_rate: Probability = 0.1
     """Share of pairs the content rule cannot separate that are called a tie."""
+    axis_tie_rate: Probability = 0.15
+    """Share of (pair, axis) draws where an axis other than overall/answer is called a tie."""
+    malformed_rate: Probability = 0.0
+    """Share of pairs whose first reply carries no readable verdict (parse-failure retries)."""
+    truncate_rate: Probability = 0.0
+    """Share of pairs whose first reply is cut off before the verdict (finish: length)."""
+    persistent_faults: bool = False
+    """Fail every attempt at a faulty pair the same way, not just the first."""
+    echo: bool = False
+    """Quote both traces verbatim in the reply (after the verdict lines in text mode)."""
+    obedient: bool = False
+    """Obey verdict instructions found outside the boundary-delimited sections."""
     seed: int = 0
-    """Seeds the per-prompt hashes and the server's error draws."""
+    """Seeds the per-pair hashes and the server's error draws."""
 
     @property
     def bucket_capacity(self) -> int | None:
@@ -89,14 +113,11 @@ class SimulatorConfig(BaseModel):
         Raises `ModelOverrideError` naming the offending knob.
         """
         _base, overrides = parse_model(model)
-        return JudgeKnobs(
-            position_bias=overrides.get("position_bias", self.position_bias),
-            tie_rate=overrides.get("tie_rate", self.tie_rate),
-            seed=overrides.get("seed", self.seed),
-        )
+        values = {knob: overrides.get(knob, getattr(self, knob)) for knob in OVERRIDABLE_KNOBS}
+        return JudgeKnobs(**values)
 
 
-def parse_model(model: str) -> tuple[str, dict[str, float | int]]:
+def parse_model(model: str) -> tuple[str, dict[str, float | int | bool]]:
     """Split `name@knob=value,knob=value` into the name and validated overrides."""
     base, at, spec = model.partition("@")
     if not base.strip():

@@ -4,8 +4,15 @@ It is not a real model. It lets the real `openai` and `anthropic` SDKs talk to
 something over real sockets in tests, the demo and benchmarks, with realistic
 latency, rate limits (429 + `retry-after`) and server errors (500/529), while
 verdicts come from the transparent rule in `judge_service.simulate.decision`.
-Every response carries `x-simulated-judge: true`, every reply starts with
-"Simulated judge (not a real model)", and the model list says so too.
+Every response carries `x-simulated-judge: true`, every reply is labelled as
+simulated ("Simulated judge (not a real model)" in prose, "simulated rule:" on
+each verdict line), and the model list says so too.
+
+Both output modes of the verdict protocol are spoken: text (verdict lines) and
+structured (OpenAI `response_format` json_schema, Anthropic forced tool use).
+Knobs add the failures real judges show: replies without a verdict, replies cut
+off at the token limit, a judge that quotes the traces (echo) and one that obeys
+instructions it finds outside the delimited sections (obedient).
 
 Routes: `POST /v1/chat/completions` (OpenAI SDK, `base_url=<url>/v1`),
 `POST /v1/messages` (Anthropic SDK, `base_url=<url>`), `GET /v1/models`,
@@ -22,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Literal
 
 import uvicorn
@@ -29,17 +37,59 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from judge_service.judging.prompt import Prompt, split_prompt
-from judge_service.simulate.config import MODEL_NAME, ModelOverrideError, SimulatorConfig
-from judge_service.simulate.decision import decide, reply_text, unparseable_reply
+from judge_service.judging.prompt import PromptParts, read_instructions, split_prompt
+from judge_service.judging.protocol import Scale
+from judge_service.judging.rubrics import OVERALL
+from judge_service.simulate.config import (
+    MODEL_NAME,
+    JudgeKnobs,
+    ModelOverrideError,
+    SimulatorConfig,
+)
+from judge_service.simulate.decision import (
+    content_key,
+    decide,
+    find_instruction,
+    obeyed_rulings,
+    outside_sections,
+    rule_criteria,
+    scale_of,
+    unit_draw,
+)
+from judge_service.simulate.reply import (
+    Judgement,
+    as_json,
+    cut_before_labels,
+    cut_json,
+    cut_tool_input,
+    followup_text,
+    malformed_json,
+    malformed_text,
+    reply_text,
+    structured_verdict,
+    unparseable_reply,
+)
+from judge_service.simulate.wire import (
+    BadRequest,
+    JudgeRequest,
+    estimate_tokens,
+    parse_anthropic,
+    parse_openai,
+    schema_criteria,
+)
+
+__all__ = ["BadRequest", "TokenBucket", "create_app", "estimate_tokens", "serve"]
 
 Route = Literal["openai", "anthropic"]
 SIMULATED_HEADER = "x-simulated-judge"
 MODEL_DESCRIPTION = "SIMULATED judge (judge-service simulator, not a real model)"
 
 
-class BadRequest(Exception):
-    """A request the provider would refuse with 400; the message names the problem."""
+class Fault(StrEnum):
+    """A deliberately unusable reply (see the `malformed_rate`/`truncate_rate` knobs)."""
+
+    MALFORMED = "malformed"
+    TRUNCATED = "truncated"
 
 
 class TokenBucket:
@@ -106,11 +156,6 @@ class _SimulatedHeaderMiddleware:
         await self.app(scope, receive, send_with_header)
 
 
-def estimate_tokens(text: str) -> int:
-    """Rough token count, ceil(chars / 4), the usual rule of thumb."""
-    return math.ceil(len(text) / 4)
-
-
 def _openai_duration(seconds: float) -> str:
     """OpenAI's reset format: `120ms`, `1s`, `6m0s`."""
     millis = math.ceil(seconds * 1000)
@@ -127,51 +172,61 @@ def _error_body(route: Route, status: int, error_type: str, message: str) -> dic
     return {"type": "error", "error": {"type": error_type, "message": message}}
 
 
-def _text_of(content: Any, where: str) -> str:
-    """A message's text: a string, or the text parts of a content list joined by newlines."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts: list[str] = []
-        for index, part in enumerate(content):
-            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise BadRequest(f"{where}[{index}] must be an object with a 'type'")
-            if part["type"] == "text":
-                if not isinstance(part.get("text"), str):
-                    raise BadRequest(f"{where}[{index}].text must be a string")
-                texts.append(part["text"])
-        return "\n".join(texts)
-    if content is None:
-        return ""
-    raise BadRequest(f"{where} must be a string or a list of content parts")
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    """The parts of a judge request the simulator uses, from either wire format."""
-
-    model: str
-    system: str
-    user: str
-    prompt_tokens: int
-    max_tokens: int | None
-
-
 @dataclass(frozen=True)
 class _Reply:
-    """A judged request: what was asked, the reply text, and whether it was cut short."""
+    """A judged request: the text (or JSON text) and/or tool input to send, and if cut short."""
 
-    request: _Parsed
-    text: str
+    request: JudgeRequest
+    text: str | None
+    tool_input: dict[str, Any] | None
+    tool_name: str | None
     truncated: bool
 
     @property
     def completion_tokens(self) -> int:
-        return estimate_tokens(self.text)
+        if self.tool_input is not None:
+            return estimate_tokens(json.dumps(self.tool_input))
+        return estimate_tokens(self.text or "")
+
+
+@dataclass(frozen=True)
+class _Understood:
+    """A prompt the simulator could read: its sections, criteria and scale."""
+
+    parts: PromptParts
+    criteria: list[str]
+    scale: Scale
+    prompt: str
+
+
+def _understand(request: JudgeRequest) -> _Understood | None:
+    """Read the prompt, criteria and labels; None when any of them is missing."""
+    prompt = request.prompt
+    if prompt is None:
+        return None
+    try:
+        parts = split_prompt(prompt)
+    except ValueError:
+        return None
+    announced = None
+    if request.structured is not None and request.structured.schema is not None:
+        announced = schema_criteria(request.structured.schema)
+    else:
+        try:
+            announced = read_instructions(request.system)
+        except ValueError:
+            announced = None
+    if announced is None:
+        return None
+    criteria, labels = announced
+    scale = scale_of(labels)
+    if scale is None or not criteria or len(set(criteria)) != len(criteria):
+        return None
+    return _Understood(parts, criteria, scale, prompt)
 
 
 class _Simulator:
-    """Per-app state: config, rate-limit bucket, error RNG, counters."""
+    """Per-app state: config, rate-limit bucket, error RNG, attempt counts, counters."""
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
@@ -184,6 +239,7 @@ class _Simulator:
         self.error_rng = random.Random(f"errors:{config.seed}")
         self.latency_rng = random.Random(f"latency:{config.seed}")
         self.started_at = datetime.now(UTC)
+        self.attempts: Counter[tuple[str, str, str]] = Counter()
         self.requests = 0
         self.by_route: Counter[str] = Counter()
         self.rate_limited = 0
@@ -192,6 +248,12 @@ class _Simulator:
         self.bad_requests = 0
         self.verdicts: Counter[str] = Counter({"A": 0, "B": 0, "C": 0, "none": 0})
         self.bias_firings = 0
+        self.images_received = 0
+        self.malformed_sent = 0
+        self.truncated_sent = 0
+        self.followups = 0
+        self.obeyed_injections = 0
+        self.structured_requests = 0
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -205,6 +267,12 @@ class _Simulator:
             "bad_requests": self.bad_requests,
             "verdicts": dict(self.verdicts),
             "bias_firings": self.bias_firings,
+            "structured_requests": self.structured_requests,
+            "images_received": self.images_received,
+            "followups": self.followups,
+            "malformed_sent": self.malformed_sent,
+            "truncated_sent": self.truncated_sent,
+            "obeyed_injections": self.obeyed_injections,
         }
 
     def rate_headers(self, route: Route) -> dict[str, str]:
@@ -268,27 +336,128 @@ class _Simulator:
             return self.error(route, 529, "overloaded_error", "Overloaded. " + message)
         return self.error(route, 500, "api_error", message)
 
-    def judge(self, model: str, system: str, user: str) -> str:
-        """The reply text for one prompt (the per-model knobs were validated already)."""
-        knobs = self.config.knobs_for(model)
-        try:
-            parts = split_prompt(user)
-        except ValueError:
-            self.verdicts["none"] += 1
-            return unparseable_reply()
+    def _fault(
+        self, route: Route, request: JudgeRequest, key: str, knobs: JudgeKnobs
+    ) -> Fault | None:
+        """Malformed or truncated on the first attempt at a pair (every attempt if persistent).
+
+        Attempts are counted per route, model name and content key, so two judges on
+        one server, or one judge retrying, each see their own first attempt.
+        """
+        attempt = self.attempts[(route, request.model, key)]
+        self.attempts[(route, request.model, key)] += 1
+        if attempt > 0 and not knobs.persistent_faults:
+            return None
+        if (
+            knobs.malformed_rate > 0
+            and unit_draw("malformed", knobs.seed, key) < knobs.malformed_rate
+        ):
+            return Fault.MALFORMED
+        if knobs.truncate_rate > 0 and unit_draw("truncate", knobs.seed, key) < knobs.truncate_rate:
+            return Fault.TRUNCATED
+        return None
+
+    def _judgement(
+        self, seen: _Understood, request: JudgeRequest, knobs: JudgeKnobs
+    ) -> tuple[Judgement, bool]:
+        """The rulings for a readable prompt, and whether obedience overrode the rule."""
+        parts = seen.parts
         decision = decide(
             parts,
             position_bias=knobs.position_bias,
             tie_rate=knobs.tie_rate,
             seed=knobs.seed,
-            prompt_key=Prompt(system, user).sha256,
+            context=request.system,
         )
-        self.verdicts[decision.label.value] += 1
-        self.bias_firings += decision.bias_fired
-        return reply_text(decision)
+        rulings = rule_criteria(
+            parts, decision, seen.criteria, axis_tie_rate=knobs.axis_tie_rate, seed=knobs.seed
+        )
+        reason = decision.reason
+        obeyed = None
+        if knobs.obedient:
+            outside = outside_sections(seen.prompt, parts.boundary)
+            obeyed = find_instruction([request.system, outside], seen.scale)
+        if obeyed is not None:
+            rulings = obeyed_rulings(obeyed, seen.criteria, seen.scale)
+            reason = (
+                f"Obedient mode: an instruction outside the delimited sections asked for "
+                f"{obeyed!r}, and this gullible judge obeyed it on every criterion. The rule "
+                f"alone said: {reason}"
+            )
+        elif decision.bias_fired:
+            self.bias_firings += 1
+        if request.image_count:
+            reason += f" It saw {request.image_count} image(s) but does not look at them."
+        echo = (parts.trace_a, parts.trace_b) if knobs.echo else None
+        return Judgement(rulings, seen.scale, reason, echo), obeyed is not None
+
+    def judge(self, route: Route, request: JudgeRequest) -> _Reply:
+        """The reply to one request (its per-model knobs were validated already)."""
+        knobs = self.config.knobs_for(request.model)
+        self.images_received += request.image_count
+        self.followups += request.followup
+        self.structured_requests += request.structured is not None
+        seen = _understand(request)
+        if seen is None:
+            self.verdicts["none"] += 1
+            return _Reply(request, unparseable_reply(), None, None, truncated=False)
+        judgement, obeyed = self._judgement(seen, request, knobs)
+        self.obeyed_injections += obeyed
+        fault = self._fault(route, request, content_key(seen.parts, request.system), knobs)
+        if fault is Fault.MALFORMED:
+            self.malformed_sent += 1
+        reply = self._limited(self._render(request, judgement, fault))
+        overall = next(
+            (ruling for ruling in judgement.rulings if ruling.name == OVERALL),
+            judgement.rulings[-1],
+        )
+        # A reply without a readable verdict counts as "none", whatever the rule decided.
+        unusable = fault is not None or reply.truncated
+        self.verdicts["none" if unusable else overall.slot.value] += 1
+        return reply
+
+    @staticmethod
+    def _render(request: JudgeRequest, judgement: Judgement, fault: Fault | None) -> _Reply:
+        """The reply in the requested output mode, spoiled as `fault` says."""
+        structured = request.structured
+        truncated = fault is Fault.TRUNCATED
+        if structured is None:
+            text = followup_text(judgement) if request.followup else reply_text(judgement)
+            if fault is Fault.MALFORMED:
+                text = malformed_text(judgement)
+            elif truncated:
+                text = cut_before_labels(text)
+            return _Reply(request, text, None, None, truncated)
+        verdict = structured_verdict(judgement)
+        if structured.tool_name is not None:
+            tool_input = verdict
+            if fault is Fault.MALFORMED:
+                tool_input = {}
+            elif truncated:
+                tool_input = cut_tool_input(verdict)
+            return _Reply(request, None, tool_input, structured.tool_name, truncated)
+        text = as_json(verdict)
+        if fault is Fault.MALFORMED:
+            text = malformed_json(judgement)
+        elif truncated:
+            text = cut_json(text)
+        return _Reply(request, text, None, None, truncated)
+
+    def _limited(self, reply: _Reply) -> _Reply:
+        """Cut the reply at `max_tokens`, as a real model would (which loses the verdict)."""
+        limit = reply.request.max_tokens
+        if not reply.truncated and limit is not None and reply.completion_tokens > limit:
+            if reply.tool_input is not None:
+                reply = _Reply(
+                    reply.request, None, cut_tool_input(reply.tool_input), reply.tool_name, True
+                )
+            else:
+                reply = _Reply(reply.request, (reply.text or "")[: limit * 4], None, None, True)
+        self.truncated_sent += reply.truncated
+        return reply
 
     async def handle(
-        self, route: Route, request: Request, parse: Callable[[dict[str, Any]], _Parsed]
+        self, route: Route, request: Request, parse: Callable[[dict[str, Any]], JudgeRequest]
     ) -> JSONResponse | _Reply:
         """The steps shared by both judge routes: count, rate-limit, validate, fail, wait, judge.
 
@@ -321,95 +490,7 @@ class _Simulator:
         await self.sleep()
         if failure is not None:
             return failure
-        text = self.judge(parsed.model, parsed.system, parsed.user)
-        if parsed.max_tokens is not None and estimate_tokens(text) > parsed.max_tokens:
-            # As a real model would: cut off at max_tokens, which loses the label.
-            return _Reply(parsed, text[: parsed.max_tokens * 4], truncated=True)
-        return _Reply(parsed, text, truncated=False)
-
-
-def _require_model(body: dict[str, Any]) -> str:
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest("'model' is required and must be a non-empty string")
-    return model
-
-
-def _optional_positive_int(body: dict[str, Any], field: str) -> int | None:
-    value = body.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadRequest(f"'{field}' must be a positive integer")
-    return value
-
-
-def _check_temperature(body: dict[str, Any], upper: float) -> None:
-    value = body.get("temperature")
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= upper:
-        raise BadRequest(f"'temperature' must be a number between 0 and {upper:g}")
-
-
-def _check_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequest("'messages' is required and must be a non-empty list")
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise BadRequest(f"messages[{index}] must be an object with a 'role'")
-        if "content" not in message:
-            raise BadRequest(f"messages[{index}].content is required")
-    if body.get("stream"):
-        raise BadRequest("streaming is not supported by the simulated judge provider")
-    return messages
-
-
-def _last_user_text(messages: list[dict[str, Any]]) -> str:
-    for index in range(len(messages) - 1, -1, -1):
-        if messages[index]["role"] == "user":
-            return _text_of(messages[index]["content"], f"messages[{index}].content")
-    raise BadRequest("'messages' must contain a user message")
-
-
-def _parse_openai(body: dict[str, Any]) -> _Parsed:
-    model = _require_model(body)
-    messages = _check_messages(body)
-    max_tokens = _optional_positive_int(body, "max_completion_tokens")
-    legacy_max = _optional_positive_int(body, "max_tokens")
-    max_tokens = max_tokens if max_tokens is not None else legacy_max
-    _check_temperature(body, 2.0)
-    texts = [
-        _text_of(message["content"], f"messages[{index}].content")
-        for index, message in enumerate(messages)
-    ]
-    system = "\n".join(
-        text
-        for message, text in zip(messages, texts, strict=True)
-        if message["role"] in ("system", "developer")
-    )
-    user = _last_user_text(messages)
-    return _Parsed(model, system, user, estimate_tokens("".join(texts)), max_tokens)
-
-
-def _parse_anthropic(body: dict[str, Any]) -> _Parsed:
-    model = _require_model(body)
-    if body.get("max_tokens") is None:
-        raise BadRequest("max_tokens: Field required")
-    max_tokens = _optional_positive_int(body, "max_tokens")
-    messages = _check_messages(body)
-    for index, message in enumerate(messages):
-        if message["role"] not in ("user", "assistant"):
-            raise BadRequest(f"messages[{index}].role must be 'user' or 'assistant'")
-    _check_temperature(body, 1.0)
-    system = _text_of(body.get("system"), "system")
-    texts = [
-        _text_of(message["content"], f"messages[{index}].content")
-        for index, message in enumerate(messages)
-    ]
-    user = _last_user_text(messages)
-    return _Parsed(model, system, user, estimate_tokens(system + "".join(texts)), max_tokens)
+        return self.judge(route, parsed)
 
 
 def create_app(config: SimulatorConfig) -> FastAPI:
@@ -427,7 +508,7 @@ def create_app(config: SimulatorConfig) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> JSONResponse:
-        result = await sim.handle("openai", request, _parse_openai)
+        result = await sim.handle("openai", request, parse_openai)
         if isinstance(result, JSONResponse):
             return result
         parsed = result.request
@@ -440,7 +521,7 @@ def create_app(config: SimulatorConfig) -> FastAPI:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": result.text, "refusal": None},
+                    "message": {"role": "assistant", "content": result.text or "", "refusal": None},
                     "logprobs": None,
                     "finish_reason": "length" if result.truncated else "stop",
                 }
@@ -455,17 +536,30 @@ def create_app(config: SimulatorConfig) -> FastAPI:
 
     @app.post("/v1/messages")
     async def messages(request: Request) -> JSONResponse:
-        result = await sim.handle("anthropic", request, _parse_anthropic)
+        result = await sim.handle("anthropic", request, parse_anthropic)
         if isinstance(result, JSONResponse):
             return result
         parsed = result.request
+        content: list[dict[str, Any]]
+        if result.tool_input is not None:
+            tool_use = {
+                "type": "tool_use",
+                "id": f"toolu_sim_{uuid.uuid4().hex[:24]}",
+                "name": result.tool_name,
+                "input": result.tool_input,
+            }
+            content, stop_reason = [tool_use], "tool_use"
+        else:
+            content, stop_reason = [{"type": "text", "text": result.text or ""}], "end_turn"
+        if result.truncated:
+            stop_reason = "max_tokens"
         body = {
             "id": f"msg_sim_{uuid.uuid4().hex}",
             "type": "message",
             "role": "assistant",
             "model": parsed.model,
-            "content": [{"type": "text", "text": result.text}],
-            "stop_reason": "max_tokens" if result.truncated else "end_turn",
+            "content": content,
+            "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {
                 "input_tokens": parsed.prompt_tokens,

@@ -16,7 +16,9 @@ def test_defaults_and_frozen() -> None:
     config = SimulatorConfig()
     assert (config.latency_mean_s, config.latency_jitter_s) == (0.02, 0.01)
     assert (config.rpm_limit, config.error_rate, config.position_bias) == (None, 0.0, 0.0)
-    assert (config.tie_rate, config.seed) == (0.1, 0)
+    assert (config.tie_rate, config.seed, config.axis_tie_rate) == (0.1, 0, 0.15)
+    assert (config.malformed_rate, config.truncate_rate) == (0.0, 0.0)
+    assert (config.persistent_faults, config.echo, config.obedient) == (False, False, False)
     assert config.bucket_capacity is None
     with pytest.raises(pydantic.ValidationError):
         config.seed = 3  # type: ignore[misc]
@@ -28,6 +30,10 @@ def test_defaults_and_frozen() -> None:
         {"error_rate": 1.5},
         {"position_bias": -0.1},
         {"tie_rate": 2},
+        {"axis_tie_rate": 1.01},
+        {"malformed_rate": -0.5},
+        {"truncate_rate": 3},
+        {"echo": "perhaps"},
         {"rpm_limit": 0},
         {"latency_mean_s": -1},
         {"nonsense": 1},
@@ -53,6 +59,26 @@ def test_model_overrides() -> None:
     assert parse_model("judge@tie_rate=1") == ("judge", {"tie_rate": 1.0})
 
 
+def test_new_knobs_override_per_model() -> None:
+    config = SimulatorConfig(truncate_rate=0.2)
+    knobs = config.knobs_for(
+        "judge@axis_tie_rate=0,malformed_rate=0.5,persistent_faults=1,echo=true,obedient=1"
+    )
+    assert knobs == JudgeKnobs(
+        position_bias=0.0,
+        tie_rate=0.1,
+        seed=0,
+        axis_tie_rate=0.0,
+        malformed_rate=0.5,
+        truncate_rate=0.2,
+        persistent_faults=True,
+        echo=True,
+        obedient=True,
+    )
+    plain = config.knobs_for("judge")
+    assert (plain.axis_tie_rate, plain.truncate_rate, plain.echo) == (0.15, 0.2, False)
+
+
 @pytest.mark.parametrize(
     ("model", "names"),
     [
@@ -60,6 +86,10 @@ def test_model_overrides() -> None:
         ("judge@position_bias=1.5", "'position_bias'"),
         ("judge@tie_rate=abc", "'tie_rate'"),
         ("judge@seed=1.5", "'seed'"),
+        ("judge@axis_tie_rate=2", "'axis_tie_rate'"),
+        ("judge@truncate_rate=-1", "'truncate_rate'"),
+        ("judge@echo=maybe", "'echo'"),
+        ("judge@obedient=2", "'obedient'"),
         ("judge@seed=1,seed=2", "twice"),
         ("judge@position_bias", "knob=value"),
         ("judge@", "knob=value"),
