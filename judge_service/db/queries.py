@@ -150,6 +150,8 @@ JUDGMENT_EXPORT_COLUMNS = (
     Judgment.latency_ms,
     Judgment.error_kind,
     Judgment.error,
+    Run.rubric_name.label("rubric"),
+    Run.rubric_version,
     Judgment.template_id,
     Judgment.template_sha256,
     Judgment.prompt_sha256,
@@ -165,6 +167,7 @@ def iter_judgments(session: Session, run_id: int, batch: int = 1000) -> Iterator
     query = (
         select(*JUDGMENT_EXPORT_COLUMNS)
         .join(Pair, Pair.id == Judgment.pair_id)
+        .join(Run, Run.id == Judgment.run_id)
         .where(Judgment.run_id == run_id)
         .order_by(Judgment.id)
         .execution_options(yield_per=batch)

@@ -84,6 +84,8 @@ def test_both_sdks_in_structured_and_text_mode(stack_factory: StackFactory) -> N
         assert all(a["verdict"] in ("baseline", "candidate", "tie") for a in r["axes"].values())
         assert r["label"] in ("A>>B", "A>B", "A=B", "B>A", "B>>A")
         assert r["rationale"]
+        assert (r["rubric"], r["rubric_version"]) == ("reasoning-trace", 1)
+        assert r["template_id"] == "pairwise-trace-v2" and len(r["template_sha256"]) == 64
     stats = stack.api.get(f"/v1/runs/{run['id']}/stats").json()
     # One decision rule behind four wire formats and modes: the judges agree pair by pair.
     figures = list(stats["per_judge"].values())
