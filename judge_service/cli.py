@@ -1,10 +1,20 @@
-"""`judge-service`: serve, worker, migrate, reconcile, simulate, demo."""
+"""`judge-service`: serve, worker, migrate, reconcile, simulate, demo.
+
+Client commands (submit, runs, status, stats, export, judges) talk to a
+running API over HTTP through `judge_service.client`, like a notebook would.
+"""
 
 import ipaddress
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from judge_service.client import JudgeClient
 
 app = typer.Typer(help="Pairwise LLM-as-a-judge service.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -125,6 +135,243 @@ def demo(
     from judge_service.demo.runner import run_demo
 
     raise typer.Exit(run_demo(pairs=pairs, workers=workers))
+
+
+# -- client commands: a running API, reached over HTTP ---------------------------
+
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="JUDGE_URL",
+        help="API base URL [default: JUDGE_URL, else http://127.0.0.1:8000]",
+        show_default=False,
+    ),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="JUDGE_API_KEY", help="Bearer token", show_default=False),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table")]
+
+
+def _client(url: str | None, api_key: str | None) -> "JudgeClient":
+    from judge_service.client import JudgeClient
+
+    return JudgeClient(url, api_key)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """API errors and bad input as one line on stderr and an exit code, not a traceback."""
+    from judge_service.client import JudgeServiceError
+
+    try:
+        yield
+    except JudgeServiceError as exc:
+        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _print_json(value: Any) -> None:
+    import json
+
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _progress_line(counts: dict[str, Any]) -> str:
+    done, failed = counts.get("judgments_done", 0), counts.get("judgments_failed", 0)
+    return f"{done}/{counts.get('judgments_expected', 0)} judged, {failed} failed"
+
+
+def _columns(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in pairs:
+        field, sep, column = item.partition("=")
+        if not sep or not field or not column:
+            raise ValueError(f"--column takes FIELD=COLUMN, got {item!r}")
+        mapping[field] = column
+    return mapping
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    from judge_service.tables import headline, stats_table
+
+    console = Console()
+    if stats.get("axis"):
+        console.print(f"axis: [bold]{stats['axis']}[/]")
+    console.print(stats_table(stats))
+    console.print(headline(stats), highlight=False, soft_wrap=True)  # one line, for grep
+
+
+@app.command()
+def submit(
+    path: Annotated[Path, typer.Argument(help="Pairs: .jsonl, .json, .csv or .parquet")],
+    baseline: Annotated[str, typer.Option(help="Label of the base model")],
+    candidate: Annotated[str, typer.Option(help="Label of the fine-tuned model")],
+    judge: Annotated[list[str], typer.Option("--judge", help="A judge name; repeat for more")],
+    rubric: Annotated[
+        str | None, typer.Option(help="Rubric name [default: the server's]", show_default=False)
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Run name; reusing one resumes that run [default: from the data]"),
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option("--column", help="FIELD=COLUMN, e.g. question=prompt; repeatable"),
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(help="Pairs per upload request")] = 10_000,
+    wait: Annotated[
+        bool, typer.Option(help="Wait for every verdict, then print the stats")
+    ] = False,
+    as_json: Json = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Upload pairs from a file into a run (created, or resumed by name)."""
+    from dataclasses import asdict
+
+    with _reported(), _client(url, api_key) as client:
+        run = client.compare(
+            path,
+            baseline=baseline,
+            candidate=candidate,
+            judges=judge,
+            rubric=rubric,
+            columns=_columns(column or []),
+            name=name,
+            wait=wait,
+            progress=wait and not as_json,
+            chunk_size=chunk_size,
+        )
+        upload = run.upload
+        assert upload is not None
+        stats = run.stats().raw if wait else None
+    if as_json:
+        _print_json({"run": run.info.raw, "upload": asdict(upload), "stats": stats})
+        return
+    print(
+        f"run {run.id} {run.name!r}: {upload.accepted} pairs added, "
+        f"{upload.already_present} already there "
+        f"({upload.requests} request{'' if upload.requests == 1 else 's'}); "
+        f"{run.status}, {_progress_line(run.info.raw['counts'])}"
+    )
+    if stats is not None:
+        _print_stats(stats)
+
+
+@app.command()
+def runs(as_json: Json = False, url: Url = None, api_key: ApiKey = None) -> None:
+    """List runs, newest first."""
+    from rich.table import Table
+
+    with _reported(), _client(url, api_key) as client:
+        listed = [run.info.raw for run in client.runs()]
+    if as_json:
+        _print_json(listed)
+        return
+    table = Table(title="Runs")
+    for heading in ("id", "name", "candidate vs baseline", "judges", "status", "progress"):
+        table.add_column(heading, justify="right" if heading == "id" else "left")
+    for run in listed:
+        table.add_row(
+            str(run["id"]),
+            run["name"],
+            f"{run['candidate']} vs {run['baseline']}",
+            ", ".join(run["judges"]),
+            run["status"],
+            _progress_line(run["counts"]),
+        )
+    Console().print(table)
+
+
+@app.command()
+def status(
+    run_id: Annotated[int, typer.Argument(metavar="RUN")],
+    as_json: Json = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """One run's status and counts."""
+    with _reported(), _client(url, api_key) as client:
+        run = client.run(run_id).info.raw
+    if as_json:
+        _print_json(run)
+        return
+    counts = run["counts"]
+    print(f"run {run['id']} {run['name']!r}: {run['candidate']} vs {run['baseline']}")
+    print(
+        f"judges: {', '.join(run['judges'])}"
+        + (f"; rubric: {run['rubric']}" if "rubric" in run else "")
+    )
+    print(f"status: {run['status']}; {counts['pairs']} pairs; {_progress_line(counts)}")
+
+
+@app.command()
+def stats(
+    run_id: Annotated[int, typer.Argument(metavar="RUN")],
+    by: Annotated[str | None, typer.Option(help="Break down by a metadata key")] = None,
+    axis: Annotated[str | None, typer.Option(help="A rubric axis instead of overall")] = None,
+    as_json: Json = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """A run's win rate, interval and position consistency, per judge and for the panel."""
+    with _reported(), _client(url, api_key) as client:
+        body = client.stats(run_id, by=by, axis=axis).raw
+    if as_json:
+        _print_json(body)
+        return
+    _print_stats(body)
+    if by:
+        err.print(f"breakdown by {by!r}: see --json (the table shows the overall figures)")
+
+
+@app.command()
+def export(
+    run_id: Annotated[int, typer.Argument(metavar="RUN")],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="parquet, csv or jsonl [default: from -o, else parquet]"),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File [default: run-RUN-judgments.EXT]")
+    ] = None,
+    pairs: Annotated[
+        bool, typer.Option("--pairs", help="One row per pair with outcomes, not per judge call")
+    ] = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Write every judge call (or every pair's outcome) to Parquet, CSV or JSONL."""
+    what = "pairs" if pairs else "judgments"
+    if output is None:
+        output = Path(f"run-{run_id}-{what}.{format or 'parquet'}")
+    with _reported(), _client(url, api_key) as client:
+        written = client.run(run_id).export(output, format=format, what=what)
+    err.print(f"wrote {written}")
+
+
+@app.command()
+def judges(as_json: Json = False, url: Url = None, api_key: ApiKey = None) -> None:
+    """The judges the server's operator configured."""
+    from rich.table import Table
+
+    with _reported(), _client(url, api_key) as client:
+        listed = [judge.raw for judge in client.judges()]
+    if as_json:
+        _print_json(listed)
+        return
+    table = Table(title="Judges")
+    for heading in ("name", "provider", "model"):
+        table.add_column(heading)
+    for judge in listed:
+        table.add_row(judge["name"], judge["provider"], judge["model"])
+    Console().print(table)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,311 @@
+"""Typed views of the API's bodies that keep every field the server sent.
+
+The API grows (preferred_rate, p-values, breakdowns): each view types the
+fields known today and keeps the whole body in `raw`, and `view["field"]` or
+`view.field` reaches fields this client version does not know yet.
+"""
+
+import html
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Figures", "Judge", "RunCounts", "RunInfo", "Stats", "UploadResult"]
+
+
+class _RawView:
+    """Item and attribute access to `raw`, for fields newer than this client."""
+
+    raw: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.raw[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.raw.get(key, default)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails; guard against recursion while unpickling.
+        if name.startswith("_") or name == "raw":
+            raise AttributeError(name)
+        try:
+            return self.raw[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+
+@dataclass(frozen=True)
+class Judge(_RawView):
+    name: str
+    provider: str
+    model: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> "Judge":
+        return cls(body["name"], body["provider"], body["model"], dict(body))
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    pairs: int
+    judgments_expected: int
+    judgments_done: int
+    judgments_failed: int
+
+    @property
+    def judgments_finished(self) -> int:
+        return self.judgments_done + self.judgments_failed
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> "RunCounts":
+        return cls(
+            body.get("pairs", 0),
+            body.get("judgments_expected", 0),
+            body.get("judgments_done", 0),
+            body.get("judgments_failed", 0),
+        )
+
+
+@dataclass(frozen=True)
+class RunInfo(_RawView):
+    """A snapshot of `GET /v1/runs/{id}`."""
+
+    id: int
+    name: str
+    baseline: str
+    candidate: str
+    judges: list[str]
+    swap: bool
+    status: str
+    counts: RunCounts
+    created_at: datetime | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def finished(self) -> bool:
+        """Every judgment is done or failed (or there is nothing to judge)."""
+        expected = self.counts.judgments_expected
+        return self.status == "done" or expected == self.counts.judgments_finished
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> "RunInfo":
+        created = body.get("created_at")
+        return cls(
+            id=int(body["id"]),
+            name=body["name"],
+            baseline=body["baseline"],
+            candidate=body["candidate"],
+            judges=list(body["judges"]),
+            swap=bool(body.get("swap", True)),
+            status=body.get("status", "pending"),
+            counts=RunCounts.from_dict(body.get("counts", {})),
+            created_at=datetime.fromisoformat(created) if isinstance(created, str) else None,
+            raw=dict(body),
+        )
+
+
+class RunFields:
+    """The fields of a run handle's last snapshot (`self.info`), as typed properties."""
+
+    info: RunInfo
+
+    @property
+    def id(self) -> int:
+        return self.info.id
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def baseline(self) -> str:
+        return self.info.baseline
+
+    @property
+    def candidate(self) -> str:
+        return self.info.candidate
+
+    @property
+    def judges(self) -> list[str]:
+        return self.info.judges
+
+    @property
+    def status(self) -> str:
+        return self.info.status
+
+    @property
+    def counts(self) -> RunCounts:
+        return self.info.counts
+
+    def __repr__(self) -> str:
+        c = self.info.counts
+        return (
+            f"<{type(self).__name__} {self.id} {self.name!r}: {self.candidate} vs "
+            f"{self.baseline}, {self.status}, {c.pairs} pairs, {c.judgments_done}/"
+            f"{c.judgments_expected} judged, {c.judgments_failed} failed>"
+        )
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What one upload did; after a resumed upload, `already_present` is what was kept."""
+
+    pairs: int  # distinct pairs in the input
+    already_present: int  # on the server before this upload started
+    # Inserted by this upload, as the server confirmed. A request whose answer was lost
+    # and that was repeated shows up under `duplicates` instead.
+    accepted: int
+    duplicates: int  # sent but already there (a repeated request, a concurrent upload)
+    requests: int  # upload requests that succeeded
+    dropped_duplicates: int = 0  # identical input rows judged once
+
+
+@dataclass(frozen=True)
+class Figures(_RawView):
+    """Preference figures from the candidate's side (one judge, or the panel)."""
+
+    n: int
+    wins: int
+    losses: int
+    ties: int
+    inconsistent: int
+    missing: int
+    win_rate: float | None
+    win_rate_ci: tuple[float, float] | None
+    position_consistency: float | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> "Figures":
+        return cls(**_figure_fields(body), raw=dict(body))
+
+
+def _figure_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    ci = body.get("win_rate_ci")
+    return {
+        "n": body.get("n", 0),
+        "wins": body.get("wins", 0),
+        "losses": body.get("losses", 0),
+        "ties": body.get("ties", 0),
+        "inconsistent": body.get("inconsistent", 0),
+        "missing": body.get("missing", 0),
+        "win_rate": body.get("win_rate"),
+        "win_rate_ci": (float(ci[0]), float(ci[1])) if ci else None,
+        "position_consistency": body.get("position_consistency"),
+    }
+
+
+def _flatten(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """Scalar columns from one figures dict; `[low, high]` intervals become two columns."""
+    row: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, list | tuple) and len(value) == 2 and key.endswith("_ci"):
+            row[f"{key}_low"], row[f"{key}_high"] = value
+        elif value is None or isinstance(value, str | int | float | bool):
+            row[key] = value
+    return row
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+@dataclass(frozen=True, repr=False)
+class Stats(Figures):
+    """`GET /v1/runs/{id}/stats`: the panel's figures at the top, and each judge's."""
+
+    run_id: int = 0
+    baseline: str = ""
+    candidate: str = ""
+    judges: list[str] = field(default_factory=list)
+    panel: Figures | None = None
+    per_judge: dict[str, Figures] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> "Stats":
+        panel = body.get("panel")
+        return cls(
+            **_figure_fields(body),
+            raw=dict(body),
+            run_id=int(body["run_id"]),
+            baseline=body["baseline"],
+            candidate=body["candidate"],
+            judges=list(body["judges"]),
+            panel=Figures.from_dict(panel) if isinstance(panel, Mapping) else None,
+            per_judge={
+                name: Figures.from_dict(figures)
+                for name, figures in body.get("per_judge", {}).items()
+            },
+        )
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per judge, then the panel's: what `to_frame` and the HTML show."""
+        rows = [{"judge": name, **_flatten(f.raw)} for name, f in self.per_judge.items()]
+        panel = self.raw.get("panel") or {
+            k: v for k, v in self.raw.items() if k not in ("per_judge", "panel")
+        }
+        rows.append({"judge": "panel", **_flatten(panel)})
+        return rows
+
+    def to_frame(self) -> "pd.DataFrame":
+        """Figures per judge plus a `panel` row, indexed by judge (needs pandas)."""
+        from judge_service.client._frames import require_pandas
+
+        return require_pandas().DataFrame(self.rows()).set_index("judge")
+
+    def headline(self) -> str:
+        from judge_service.tables import headline
+
+        return headline(self.raw)
+
+    def __repr__(self) -> str:
+        from rich.console import Console
+
+        from judge_service.tables import stats_table
+
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=120, color_system=None, force_terminal=False)
+        console.print(self.headline())
+        console.print(stats_table(self.raw))
+        return buffer.getvalue().rstrip()
+
+    def _repr_html_(self) -> str:
+        """The notebook view: the headline sentence and one row per judge."""
+        shown = (
+            "n",
+            "wins",
+            "ties",
+            "inconsistent",
+            "losses",
+            "missing",
+            "win_rate",
+            "win_rate_ci",
+            "position_consistency",
+        )
+        head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in ("judge", *shown))
+        body = []
+        for row in self.rows():
+            cells = [f"<td>{html.escape(str(row['judge']))}</td>"]
+            for key in shown:
+                if key == "win_rate_ci":
+                    low, high = row.get("win_rate_ci_low"), row.get("win_rate_ci_high")
+                    text = "-" if low is None else f"{100 * low:.1f} - {100 * high:.1f}"
+                elif key in ("win_rate", "position_consistency"):
+                    text = _pct(row.get(key))
+                else:
+                    text = str(row.get(key, "-"))
+                cells.append(f"<td>{html.escape(text)}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        return (
+            f"<p><b>{html.escape(self.headline())}</b></p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )

@@ -1,0 +1,113 @@
+"""The client commands of `judge-service`, run as a user runs them, against a live stack."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from judge_service.demo.sample import sample_pairs, write_jsonl
+from tests.client.conftest import unique
+from tests.conftest import Stack
+from tests.test_cli import cli
+
+PAIRS = 30
+
+
+def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    # A wide "terminal", so rich does not wrap table cells in the captured output.
+    return cli(*args, env={"JUDGE_URL": str(stack.api.base_url), "COLUMNS": "200"})
+
+
+def _json(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_submit_wait_then_read_it_back(stack: Stack, tmp_path: Path) -> None:
+    source = tmp_path / "pairs.jsonl"
+    write_jsonl(source, sample_pairs(PAIRS))
+    name = unique("cli")
+    stack.start_worker()
+    submit = [
+        "submit",
+        str(source),
+        "--baseline",
+        "base",
+        "--candidate",
+        "tuned",
+        "--judge",
+        "sim",
+        "--judge",
+        "sim-anthropic",
+        "--name",
+        name,
+        "--chunk-size",
+        "12",
+    ]
+    first = _cli(stack, *submit, "--wait")
+    assert first.returncode == 0, first.stderr
+    match = re.search(r"^run (\d+) ", first.stdout, re.MULTILINE)
+    assert match, first.stdout
+    run_id = int(match.group(1))
+    assert f"{PAIRS} pairs added, 0 already there (3 requests); done" in first.stdout
+    assert "tuned preferred over base" in first.stdout
+    api_stats = stack.api.get(f"/v1/runs/{run_id}/stats").json()
+    assert f"{100 * api_stats['win_rate']:.1f}%" in first.stdout
+
+    again = _json(_cli(stack, *submit, "--json"))  # same name: resumes, sends nothing
+    assert again["run"]["id"] == run_id
+    assert again["upload"]["already_present"] == PAIRS and again["upload"]["accepted"] == 0
+
+    assert _json(_cli(stack, "stats", str(run_id), "--json")) == api_stats
+    table = _cli(stack, "stats", str(run_id))
+    assert table.returncode == 0 and "panel (majority)" in table.stdout
+    assert "sim-anthropic" in table.stdout
+
+    status = _json(_cli(stack, "status", str(run_id), "--json"))
+    assert status == stack.api.get(f"/v1/runs/{run_id}").json()
+    assert status["counts"]["judgments_done"] == PAIRS * 4
+    plain = _cli(stack, "status", str(run_id))
+    assert f"status: done; {PAIRS} pairs; {PAIRS * 4}/{PAIRS * 4} judged" in plain.stdout
+
+    listed = _json(_cli(stack, "runs", "--json"))
+    assert listed == stack.api.get("/v1/runs").json()
+    assert name in _cli(stack, "runs").stdout
+
+    out = tmp_path / "out.parquet"
+    exported = _cli(stack, "export", str(run_id), "--format", "parquet", "-o", str(out))
+    assert exported.returncode == 0, exported.stderr
+    frame = pd.read_parquet(out)
+    assert len(frame) == PAIRS * 4
+    assert set(frame["external_id"]) == {p["external_id"] for p in sample_pairs(PAIRS)}
+    csv_out = tmp_path / "pairs.csv"
+    assert _cli(stack, "export", str(run_id), "--pairs", "-o", str(csv_out)).returncode == 0
+    assert len(pd.read_csv(csv_out)) == PAIRS
+
+
+def test_judges(stack: Stack) -> None:
+    assert _json(_cli(stack, "judges", "--json")) == stack.api.get("/v1/judges").json()
+    table = _cli(stack, "judges")
+    assert "sim-anthropic" in table.stdout and "simulated-judge" in table.stdout
+
+
+def test_errors_are_one_line_and_an_exit_code(stack: Stack, tmp_path: Path) -> None:
+    missing = _cli(stack, "status", "987654321")
+    assert missing.returncode == 1
+    assert "HTTP 404" in missing.stderr and "987654321" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    source = tmp_path / "pairs.jsonl"
+    write_jsonl(source, sample_pairs(2))
+    args = ["submit", str(source), "--baseline", "b", "--candidate", "c"]
+    bad_judge = _cli(stack, *args, "--judge", "gpt-99")
+    assert bad_judge.returncode == 1 and "judges.0: unknown judge 'gpt-99'" in bad_judge.stderr
+
+    no_file = _cli(stack, "submit", str(tmp_path / "nope.jsonl"), *args[2:], "--judge", "sim")
+    assert no_file.returncode == 2 and "nope.jsonl" in no_file.stderr
+
+    run = stack.api.get("/v1/runs").json()[0]
+    axis = _cli(stack, "stats", str(run["id"]), "--axis", "no-such-axis")  # passed through
+    assert axis.returncode == 1 and "axis" in axis.stderr
