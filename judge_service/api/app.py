@@ -6,7 +6,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from judge_service import __version__
-from judge_service.api.routes import health, judges, judgments, pairs, results, rubrics, runs, stats
+from judge_service.api.routes import (
+    health,
+    human_labels,
+    judges,
+    judgments,
+    pairs,
+    results,
+    rubrics,
+    runs,
+    stats,
+)
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.jobs.dispatch import InProcessDispatcher, make_dispatcher
@@ -35,6 +45,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Pairwise LLM-as-a-judge: is the fine-tuned model's reasoning better?",
         lifespan=lifespan,
     )
-    for module in (runs, pairs, results, stats, judgments, rubrics, judges, health):
+    for module in (
+        runs,
+        pairs,
+        results,
+        human_labels,
+        stats,
+        judgments,
+        rubrics,
+        judges,
+        health,
+    ):
         app.include_router(module.router)
     return app

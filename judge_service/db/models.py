@@ -117,6 +117,20 @@ class Pair(Base):
     run: Mapped[Run] = relationship(back_populates="pairs")
 
 
+class HumanLabel(Base):
+    """A person's preference on a pair; one per annotator per pair (a new label replaces it)."""
+
+    __tablename__ = "human_labels"
+    __table_args__ = (UniqueConstraint("pair_id", "annotator"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"))
+    annotator: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Rubric(Base):
     """A custom rubric version; built-in rubrics live in code."""
 

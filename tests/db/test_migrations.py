@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 from judge_service.db import migrate
 from judge_service.db.models import Base
 
-TABLES = {"runs", "pairs", "judgments", "rubrics"}
+TABLES = {"runs", "pairs", "judgments", "rubrics", "human_labels"}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

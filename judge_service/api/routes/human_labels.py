@@ -1,0 +1,72 @@
+"""Human preferences on pairs: the ground truth that judge agreement is measured against."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from judge_service.api.deps import SessionDep
+from judge_service.api.schemas import Text
+from judge_service.db.models import HumanLabel, Pair
+from judge_service.judging.verdicts import Verdict
+
+router = APIRouter(prefix="/v1/pairs", tags=["human labels"])
+
+
+class HumanLabelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: Verdict = Field(description="baseline, candidate or tie")
+    annotator: Annotated[Text, Field(min_length=1, max_length=100)]
+
+
+class HumanLabelPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    pair_id: int
+    run_id: int
+    annotator: str
+    label: Verdict
+    created_at: datetime
+
+
+def _pair(session: SessionDep, pair_id: int) -> Pair:
+    pair = session.get(Pair, pair_id)
+    if pair is None:
+        raise HTTPException(status_code=404, detail=f"pair {pair_id} not found")
+    return pair
+
+
+@router.post(
+    "/{pair_id}/human-labels",
+    status_code=201,
+    responses={200: {"description": "This annotator's earlier label was replaced"}},
+)
+def add_label(
+    pair_id: int, body: HumanLabelIn, session: SessionDep, response: Response
+) -> HumanLabelPublic:
+    pair = _pair(session, pair_id)
+    label = session.scalars(
+        select(HumanLabel).where(
+            HumanLabel.pair_id == pair.id, HumanLabel.annotator == body.annotator
+        )
+    ).first()
+    if label is None:
+        label = HumanLabel(pair_id=pair.id, run_id=pair.run_id, annotator=body.annotator)
+        session.add(label)
+    else:
+        response.status_code = 200
+    label.label = body.label
+    session.commit()
+    return HumanLabelPublic.model_validate(label)
+
+
+@router.get("/{pair_id}/human-labels")
+def list_labels(pair_id: int, session: SessionDep) -> list[HumanLabelPublic]:
+    pair = _pair(session, pair_id)
+    labels = session.scalars(
+        select(HumanLabel).where(HumanLabel.pair_id == pair.id).order_by(HumanLabel.id)
+    )
+    return [HumanLabelPublic.model_validate(label) for label in labels]
