@@ -104,12 +104,20 @@ def simulate(
     latency_mean_s: Annotated[float, typer.Option(help="Mean reply latency")] = 0.02,
     latency_jitter_s: Annotated[float, typer.Option(help="Uniform jitter around the mean")] = 0.01,
     rpm_limit: Annotated[int | None, typer.Option(help="Requests per minute before 429")] = None,
+    rpm_burst: Annotated[int | None, typer.Option(help="Bucket size (default 2 s of rpm)")] = None,
     error_rate: Annotated[float, typer.Option(help="Share of replies that are 500/529")] = 0.0,
     position_bias: Annotated[float, typer.Option(help="P(name slot A regardless)")] = 0.0,
     tie_rate: Annotated[float, typer.Option(help="Share of undecided pairs called a tie")] = 0.1,
+    axis_tie_rate: Annotated[float, typer.Option(help="Share of axes called a tie")] = 0.15,
+    malformed_rate: Annotated[float, typer.Option(help="First replies with no verdict")] = 0.0,
+    truncate_rate: Annotated[float, typer.Option(help="First replies cut off")] = 0.0,
+    persistent_faults: Annotated[bool, typer.Option(help="Faults on every attempt")] = False,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Run the SIMULATED judge provider (OpenAI and Anthropic wire formats; not a real model)."""
+    """Run the SIMULATED judge provider (OpenAI and Anthropic wire formats; not a real model).
+
+    Echo and obedient (gullible) behaviour are per judge: `simulated-judge@echo=1,obedient=1`.
+    """
     from judge_service.simulate.config import SimulatorConfig
     from judge_service.simulate.server import serve as serve_simulator
 
@@ -117,9 +125,14 @@ def simulate(
         latency_mean_s=latency_mean_s,
         latency_jitter_s=latency_jitter_s,
         rpm_limit=rpm_limit,
+        rpm_burst=rpm_burst,
         error_rate=error_rate,
         position_bias=position_bias,
         tie_rate=tie_rate,
+        axis_tie_rate=axis_tie_rate,
+        malformed_rate=malformed_rate,
+        truncate_rate=truncate_rate,
+        persistent_faults=persistent_faults,
         seed=seed,
     )
     err.print(f"[bold yellow]SIMULATED judge provider[/] (not a real model): http://{host}:{port}")
