@@ -242,6 +242,7 @@ def stack_factory(pg_url: str, redis_url: str) -> Iterator[StackFactory]:
                 latency_mean_s=0.0, latency_jitter_s=0.0, seed=11
             )
             simulator = cleanup.enter_context(BackgroundServer(create_simulator(config)))
+            os.environ.setdefault(KEY_ENV, "simulated-test-key")  # the judges' api_key_env
             settings = Settings(
                 database_url=pg_url,
                 redis_url=redis_url,

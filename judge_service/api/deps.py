@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
 from judge_service.config import Settings
@@ -34,3 +35,8 @@ def get_run(session: Session, run_id: int) -> Run:
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     return run
+
+
+def query_error(name: str, msg: str) -> RequestValidationError:
+    """A 422 shaped like FastAPI's own, naming the query parameter at fault."""
+    return RequestValidationError([{"loc": ("query", name), "msg": msg, "type": "value_error"}])

@@ -101,21 +101,111 @@ class PairsAccepted(BaseModel):
     jobs: int = Field(description="Jobs queued for the accepted pairs")
 
 
+Interval = tuple[float, float]
+_STATS = ConfigDict(from_attributes=True)
+
+
+class OrderLevelStats(BaseModel):
+    model_config = _STATS
+
+    games: int = Field(description="Order-level verdicts counted (each order of a pair is a game)")
+    wins: float = Field(description="Weighted: a strong verdict counts strong_weight games")
+    losses: float
+    ties: float
+    win_rate: float | None = Field(description="(wins + ties / 2) / (wins + losses + ties)")
+    win_rate_ci: Interval | None = Field(description="Percentile bootstrap over pairs")
+
+
 class PreferenceStats(BaseModel):
+    """One judge's or the panel's figures; every one is defined in docs/statistics.md."""
+
+    model_config = _STATS
+
     n: int = Field(description="Pairs with a usable outcome")
     wins: int
     losses: int
     ties: int
     inconsistent: int = Field(description="Pairs whose two orders disagreed")
     missing: int = Field(description="Pairs with a failed or unfinished judge call")
-    win_rate: float | None = Field(description="(wins + 0.5 x (ties + inconsistent)) / n")
-    win_rate_ci: tuple[float, float] | None = Field(description="95% Wilson interval")
-    position_consistency: float | None = Field(
-        description="Share of pairs whose two orders agree (null without swap)"
-    )
     missing_reasons: dict[str, int] = Field(
         description="Why pairs lack an outcome: parse_error, provider_error, pending, ..."
     )
+    win_rate: float | None = Field(description="(wins + 0.5 x (ties + inconsistent)) / n")
+    win_rate_ci: Interval | None = Field(description="Wilson interval")
+    win_rate_bootstrap_ci: Interval | None = Field(
+        description="Seeded percentile bootstrap over pairs"
+    )
+    preferred_rate: float | None = Field(description="wins / n")
+    preferred_rate_ci: Interval | None = Field(description="Wilson interval")
+    decisive_win_rate: float | None = Field(description="wins / (wins + losses)")
+    decisive_win_rate_ci: Interval | None = Field(description="Wilson interval")
+    sign_test_p: float | None = Field(
+        description="Two-sided exact sign test on decisive pairs (H0: wins as likely as losses)"
+    )
+    position_consistency: float | None = Field(
+        description="Share of pairs whose two orders agree (null without swap)"
+    )
+    order_level: OrderLevelStats = Field(description="Arena-Hard style: every order a game")
+    first_slot_rate: float | None = Field(
+        description="Decisive order-level verdicts for the trace shown first (0.5: unbiased)"
+    )
+    first_slot_rate_ci: Interval | None = Field(description="Wilson interval")
+    first_slot_n: int
+    longer_preferred_rate: float | None = Field(
+        description="Share of decisive pairs of unequal length won by the longer trace"
+    )
+    longer_preferred_rate_ci: Interval | None = Field(description="Wilson interval")
+    longer_preferred_n: int
+    length_controlled_win_rate: float | None = Field(
+        description="Logistic fit on the standardised length difference, predicted at zero"
+    )
+
+
+class JudgePairAgreementStats(BaseModel):
+    model_config = _STATS
+
+    judge_a: str
+    judge_b: str
+    n: int = Field(description="Pairs where both judges have an outcome")
+    agreement: float | None
+    kappa: float | None = Field(description="Cohen's kappa over candidate / baseline / tie")
+
+
+class AgreementStats(BaseModel):
+    model_config = _STATS
+
+    pairs: list[JudgePairAgreementStats]
+    fleiss_kappa: float | None = Field(description="Over pairs every judge decided (3+ judges)")
+    fleiss_n: int
+
+
+class AgreementRateStats(BaseModel):
+    model_config = _STATS
+
+    agree_with_ties: int
+    n_with_ties: int
+    with_ties: float | None
+    agree_without_ties: int
+    n_without_ties: int
+    without_ties: float | None = Field(description="Counting only votes where neither side tied")
+
+
+class HumanAgreementStats(BaseModel):
+    model_config = _STATS
+
+    labels: int
+    pairs: int
+    annotators: int
+    per_judge: dict[str, AgreementRateStats]
+    panel: AgreementRateStats
+    human_human: AgreementRateStats
+
+
+class StratumStats(BaseModel):
+    model_config = _STATS
+
+    panel: PreferenceStats
+    per_judge: dict[str, PreferenceStats]
 
 
 class RunStats(PreferenceStats):
@@ -133,8 +223,17 @@ class RunStats(PreferenceStats):
     rubric_version: int
     scale: Scale
     axis: str | None = Field(description="The rubric axis these figures are about (null: overall)")
+    by: str | None = Field(description="The metadata key of `by_stratum` (null: no breakdown)")
+    confidence: float
+    bootstrap_rounds: int
+    seed: int
     panel: PreferenceStats
     per_judge: dict[str, PreferenceStats]
+    agreement: AgreementStats = Field(description="Between the run's judges")
+    human: HumanAgreementStats | None = Field(description="With human labels (null without any)")
+    by_stratum: dict[str, StratumStats] | None = Field(
+        description="Every figure per value of metadata key `by`; pairs without it: '(none)'"
+    )
 
 
 class RubricPublic(RubricDefinition):

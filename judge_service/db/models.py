@@ -112,6 +112,9 @@ class Pair(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JsonDoc, default=dict)
     baseline_trace: Mapped[str] = mapped_column(Text)
     candidate_trace: Mapped[str] = mapped_column(Text)
+    # Characters, measured at insert: the length-bias statistics read these, not the traces.
+    baseline_chars: Mapped[int] = mapped_column(Integer)
+    candidate_chars: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     run: Mapped[Run] = relationship(back_populates="pairs")

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
 from judge_service.judging.verdicts import Order
-from judge_service.stats.report import VerdictRow
 
 PAIR_INPUT_COLUMNS = (
     "external_id",
@@ -85,7 +84,15 @@ def insert_pairs(session: Session, run: Run, pairs: Sequence[dict[str, Any]]) ->
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     new_ids: list[int] = []
     for start in range(0, len(pairs), INSERT_BATCH):
-        batch = [{**pair, "run_id": run.id} for pair in pairs[start : start + INSERT_BATCH]]
+        batch = [
+            {
+                **pair,
+                "run_id": run.id,
+                "baseline_chars": len(pair["baseline_trace"]),
+                "candidate_chars": len(pair["candidate_trace"]),
+            }
+            for pair in pairs[start : start + INSERT_BATCH]
+        ]
         stmt = (
             dialect_insert(Pair)
             .values(batch)
@@ -102,33 +109,6 @@ def insert_pairs(session: Session, run: Run, pairs: Sequence[dict[str, Any]]) ->
     for start in range(0, len(judgments), INSERT_BATCH * 4):
         session.execute(insert(Judgment), judgments[start : start + INSERT_BATCH * 4])
     return sorted(new_ids)
-
-
-def pair_ids(session: Session, run_id: int) -> list[int]:
-    return list(session.scalars(select(Pair.id).where(Pair.run_id == run_id).order_by(Pair.id)))
-
-
-def verdict_rows(session: Session, run_id: int, axis: str | None = None) -> list[VerdictRow]:
-    """Every judgment of the run, with its verdict overall or on one rubric axis."""
-    rows = session.execute(
-        select(
-            Judgment.pair_id,
-            Judgment.judge,
-            Judgment.order,
-            Judgment.status,
-            Judgment.error_kind,
-            Judgment.verdict,
-            Judgment.axes if axis else Judgment.verdict,
-        ).where(Judgment.run_id == run_id)
-    )
-    out = []
-    for pair_id, judge, order, status, error_kind, verdict, axes in rows:
-        if status != JudgmentStatus.DONE:
-            verdict = None
-        elif axis:
-            verdict = (axes or {}).get(axis, {}).get("verdict")
-        out.append(VerdictRow(pair_id, judge, order, verdict, status, error_kind))
-    return out
 
 
 JUDGMENT_EXPORT_COLUMNS = (

@@ -3,15 +3,24 @@
 A pair judged in both orders gets one outcome per judge: the verdict when the
 two orders agree, `inconsistent` when they do not (MT-Bench's rule: a judge
 that flips with the order has not expressed a preference). `win_rate` gives
-ties and inconsistent pairs half credit.
+ties and inconsistent pairs half credit. Definitions: docs/statistics.md.
+
+Row-level helpers (`combine_orders`, `panel_outcome`) serve per-pair pages; the
+array versions (`pair_outcomes`, `panel_outcomes`) serve whole runs and agree
+with them by construction (tested).
 """
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from statistics import NormalDist
+
+import numpy as np
+from scipy.stats import binomtest
+
+from judge_service.stats.frame import NO_VERDICT
 
 
 class Outcome(StrEnum):
@@ -19,6 +28,14 @@ class Outcome(StrEnum):
     LOSS = "baseline"
     TIE = "tie"
     INCONSISTENT = "inconsistent"
+
+
+# Integer outcome codes of the array functions; NO_OUTCOME marks a pair without one.
+WIN, LOSS, TIE, INCONSISTENT = 1, -1, 0, 2
+NO_OUTCOME = NO_VERDICT
+OUTCOME_CODES = {Outcome.WIN: WIN, Outcome.LOSS: LOSS, Outcome.TIE: TIE, Outcome.INCONSISTENT: 2}
+# Half credit for the pairs that express no preference.
+CREDIT = {WIN: 1.0, LOSS: 0.0, TIE: 0.5, INCONSISTENT: 0.5}
 
 
 def combine_orders(verdicts: Sequence[str]) -> Outcome:
@@ -39,22 +56,63 @@ def panel_outcome(outcomes: Sequence[Outcome]) -> Outcome:
     return top if count * 2 > len(outcomes) else Outcome.TIE
 
 
+def pair_outcomes(first: np.ndarray, second: np.ndarray | None = None) -> np.ndarray:
+    """`combine_orders` over arrays of verdict codes (1, -1, 0, NO_VERDICT) per order.
+
+    A pair lacking a verdict in any order gets NO_OUTCOME. Without `second` (one order)
+    the outcome is the verdict itself.
+    """
+    first = np.asarray(first, dtype=np.int8)
+    if second is None:
+        return first.copy()
+    second = np.asarray(second, dtype=np.int8)
+    out = np.where(first == second, first, np.int8(INCONSISTENT)).astype(np.int8)
+    out[(first == NO_VERDICT) | (second == NO_VERDICT)] = NO_OUTCOME
+    return out
+
+
+def panel_outcomes(outcomes: np.ndarray) -> np.ndarray:
+    """`panel_outcome` over a (judges, pairs) array; NO_OUTCOME unless every judge has one."""
+    outcomes = np.asarray(outcomes, dtype=np.int8)
+    judges = outcomes.shape[0]
+    panel = np.full(outcomes.shape[1], TIE, dtype=np.int8)
+    for code in (WIN, LOSS, TIE, INCONSISTENT):
+        votes = (outcomes == code).sum(axis=0)
+        panel[votes * 2 > judges] = code
+    panel[(outcomes == NO_OUTCOME).any(axis=0)] = NO_OUTCOME
+    return panel
+
+
+def _z(confidence: float) -> float:
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
 def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval; stays inside [0, 1] and behaves near 0 and 1, unlike Wald's."""
     if n <= 0:
         return (0.0, 1.0)
     if not 0 <= successes <= n:
         raise ValueError(f"successes {successes} outside 0..{n}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z = _z(confidence)
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # The interval contains p mathematically; min/max keep rounding from breaking that at 0, 1.
+    return (max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p)))
+
+
+def sign_test(wins: int, losses: int) -> float | None:
+    """Two-sided exact sign test p-value: are decisive pairs split evenly? None without any."""
+    if wins + losses == 0:
+        return None
+    return float(binomtest(wins, wins + losses, 0.5, alternative="two-sided").pvalue)
 
 
 @dataclass(frozen=True)
 class PreferenceSummary:
+    """Pair-level figures from the candidate's side (docs/statistics.md, "Preference")."""
+
     n: int
     wins: int
     losses: int
@@ -65,30 +123,49 @@ class PreferenceSummary:
     win_rate_ci: tuple[float, float] | None
     position_consistency: float | None
     missing_reasons: dict[str, int] = field(default_factory=dict)
+    win_rate_bootstrap_ci: tuple[float, float] | None = None
+    preferred_rate: float | None = None
+    preferred_rate_ci: tuple[float, float] | None = None
+    decisive_win_rate: float | None = None
+    decisive_win_rate_ci: tuple[float, float] | None = None
+    sign_test_p: float | None = None
 
 
-def summarize(outcomes: Iterable[Outcome | None], swapped: bool) -> PreferenceSummary:
-    """Counts, half-credit win rate with its Wilson interval, and position consistency.
-
-    `None` marks a pair without a usable outcome (a call failed or is still
-    pending); it is counted as missing and left out of `n`.
-    """
-    counts: Counter[Outcome | None] = Counter(outcomes)
-    missing = counts.pop(None, 0)
-    n = sum(counts.values())
-    wins, losses = counts[Outcome.WIN], counts[Outcome.LOSS]
-    ties, inconsistent = counts[Outcome.TIE], counts[Outcome.INCONSISTENT]
+def summarize_counts(
+    wins: int,
+    losses: int,
+    ties: int,
+    inconsistent: int,
+    missing: int = 0,
+    *,
+    swapped: bool,
+    confidence: float = 0.95,
+    bootstrap_ci: tuple[float, float] | None = None,
+    missing_reasons: dict[str, int] | None = None,
+) -> PreferenceSummary:
+    """Every pair-level figure from the outcome counts (the bootstrap interval is passed in)."""
+    wins, losses, ties, inconsistent = int(wins), int(losses), int(ties), int(inconsistent)
+    n = wins + losses + ties + inconsistent
+    reasons = dict(missing_reasons or {})
     if n == 0:
-        return PreferenceSummary(0, 0, 0, 0, 0, missing, None, None, None)
+        return PreferenceSummary(0, 0, 0, 0, 0, int(missing), None, None, None, reasons)
     credit = wins + 0.5 * (ties + inconsistent)
+    decisive = wins + losses
     return PreferenceSummary(
         n=n,
         wins=wins,
         losses=losses,
         ties=ties,
         inconsistent=inconsistent,
-        missing=missing,
+        missing=int(missing),
         win_rate=credit / n,
-        win_rate_ci=wilson_interval(credit, n),
+        win_rate_ci=wilson_interval(credit, n, confidence),
         position_consistency=(n - inconsistent) / n if swapped else None,
+        missing_reasons=reasons,
+        win_rate_bootstrap_ci=bootstrap_ci,
+        preferred_rate=wins / n,
+        preferred_rate_ci=wilson_interval(wins, n, confidence),
+        decisive_win_rate=wins / decisive if decisive else None,
+        decisive_win_rate_ci=wilson_interval(wins, decisive, confidence) if decisive else None,
+        sign_test_p=sign_test(wins, losses),
     )

@@ -1,97 +1,432 @@
-"""A run's figures from its judgment rows: per judge, and for the panel of judges."""
+"""A run's figures from its judgments as columns: per judge, for the panel, per stratum.
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+`build_report(frame)` is the single entry point the API, the client and the dashboard share.
+Every figure is defined in docs/statistics.md. The work is a few vectorised passes over the
+frame: a dense (judge, pair, order) grid of verdicts, then per entity (a judge or the panel)
+counts, Wilson intervals, a multinomial bootstrap over kinds of pairs, and the bias fits.
+"""
 
-from judge_service.stats.preference import (
-    Outcome,
-    PreferenceSummary,
-    combine_orders,
-    panel_outcome,
-    summarize,
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from judge_service.stats.agreement import (
+    Agreement,
+    AgreementRate,
+    HumanAgreement,
+    JudgePairAgreement,
+    human_agreement,
+    judge_agreement,
 )
+from judge_service.stats.bias import (
+    first_slot_rate,
+    length_controlled_win_rate,
+    longer_preferred_rate,
+)
+from judge_service.stats.bootstrap import group, percentile_interval, resample
+from judge_service.stats.frame import (
+    NO_VERDICT,
+    NOT_JUDGED,
+    PENDING,
+    HumanLabels,
+    RunFrame,
+)
+from judge_service.stats.preference import (
+    INCONSISTENT,
+    LOSS,
+    NO_OUTCOME,
+    TIE,
+    WIN,
+    PreferenceSummary,
+    pair_outcomes,
+    panel_outcomes,
+    summarize_counts,
+)
+
+__all__ = [
+    "Agreement",
+    "AgreementRate",
+    "HumanAgreement",
+    "JudgeFigures",
+    "JudgePairAgreement",
+    "OrderLevelFigures",
+    "RunReport",
+    "StratumReport",
+    "build_report",
+]
+
+_ABSENT = -127  # no row at all for this (judge, pair, order): counts as pending
+_LEVELS = (-2, -1, 0, 1, 2)  # 5-level verdicts from the candidate's side; +-2 is strong
 
 
 @dataclass(frozen=True)
-class VerdictRow:
-    pair_id: int
-    judge: str
-    order: str
-    verdict: str | None  # None unless the call is done and has a verdict on the criterion
-    status: str = "done"
-    error_kind: str | None = None
+class OrderLevelFigures:
+    """Arena-Hard style: every order a game, a strong verdict worth `strong_weight` games.
+
+    Counted on the same pairs as the pair-level figures; wins/losses/ties are weighted.
+    """
+
+    games: int  # verdicts counted (unweighted)
+    wins: float
+    losses: float
+    ties: float
+    win_rate: float | None  # (wins + ties / 2) / (wins + losses + ties)
+    win_rate_ci: tuple[float, float] | None  # percentile bootstrap over pairs
 
 
-def missing_reason(rows: Sequence[VerdictRow], orders: int) -> str | None:
-    """Why a judge has no outcome for a pair, or None when it has one."""
-    if len(rows) == orders and all(row.verdict is not None for row in rows):
-        return None
-    failed = [row.error_kind or "failed" for row in rows if row.status == "failed"]
-    if failed:
-        return failed[0]
-    if rows and all(row.status == "done" for row in rows) and len(rows) == orders:
-        return "criterion_not_judged"
-    return "pending"
+@dataclass(frozen=True, kw_only=True)
+class JudgeFigures(PreferenceSummary):
+    """One judge's (or the panel's) figures: pair-level (inherited), order-level, bias."""
+
+    order_level: OrderLevelFigures
+    first_slot_rate: float | None
+    first_slot_rate_ci: tuple[float, float] | None
+    first_slot_n: int
+    longer_preferred_rate: float | None
+    longer_preferred_rate_ci: tuple[float, float] | None
+    longer_preferred_n: int
+    length_controlled_win_rate: float | None
+
+
+@dataclass(frozen=True)
+class StratumReport:
+    panel: JudgeFigures
+    per_judge: dict[str, JudgeFigures]
 
 
 @dataclass(frozen=True)
 class RunReport:
-    panel: PreferenceSummary
-    per_judge: dict[str, PreferenceSummary]
+    panel: JudgeFigures
+    per_judge: dict[str, JudgeFigures]
+    agreement: Agreement
+    human: HumanAgreement | None
+    by_stratum: dict[str, StratumReport] | None
 
 
-def build_report(
-    pair_ids: Sequence[int], rows: Iterable[VerdictRow], judges: Sequence[str], orders: int
-) -> RunReport:
-    """`orders` is how many orders each pair is judged in (2 with swap, else 1)."""
-    by_pair: dict[tuple[int, str], list[VerdictRow]] = defaultdict(list)
-    for row in rows:
-        by_pair[(row.pair_id, row.judge)].append(row)
+@dataclass(frozen=True)
+class _Entity:
+    """Per-pair columns of one judge or of the panel, the input of `_figures`."""
 
-    outcomes: dict[str, list[Outcome | None]] = {judge: [] for judge in judges}
-    reasons: dict[str, Counter[str]] = {judge: Counter() for judge in judges}
-    panel: list[Outcome | None] = []
-    panel_reasons: Counter[str] = Counter()
-    for pair_id in pair_ids:
-        pair_outcomes: list[Outcome | None] = []
-        pair_reasons: list[str] = []
-        for judge in judges:
-            got = by_pair.get((pair_id, judge), [])
-            reason = missing_reason(got, orders)
-            outcome = None if reason else combine_orders([row.verdict or "" for row in got])
-            if reason:
-                reasons[judge][reason] += 1
-                pair_reasons.append(reason)
-            outcomes[judge].append(outcome)
-            pair_outcomes.append(outcome)
-        complete = [o for o in pair_outcomes if o is not None]
-        panel.append(panel_outcome(complete) if len(complete) == len(judges) else None)
-        if pair_reasons:
-            panel_reasons[pair_reasons[0]] += 1
+    outcome: np.ndarray  # int8 pair outcome, NO_OUTCOME when missing
+    reason: np.ndarray  # int16 index into the report's reasons when missing, else -1
+    games: np.ndarray  # int8 (pairs, k) 5-level verdicts of the games behind the outcome
+    game_order: np.ndarray  # int8 (pairs, k) the order each game was judged in
+    judged: np.ndarray  # int16 judges with an outcome on the pair (pooled consistency)
+    consistent: np.ndarray  # int16 of those, how many had both orders agree
 
-    swapped = orders == 2
-    per_judge = {
-        judge: replace(summarize(outcomes[judge], swapped), missing_reasons=dict(reasons[judge]))
-        for judge in judges
-    }
-    return RunReport(
-        panel=replace(
-            summarize(panel, swapped),
-            position_consistency=_pooled_consistency(per_judge),
-            missing_reasons=dict(panel_reasons),
-        ),
-        per_judge=per_judge,
+
+@dataclass(frozen=True)
+class _Settings:
+    reasons: list[str]
+    orders: int
+    strong_weight: float
+    rounds: int
+    seed: int
+    confidence: float
+
+
+def _reason_table(names: list[str]) -> tuple[list[str], int, int, np.ndarray]:
+    """The report's reason names (the frame's, plus pending and not-judged) and which fail."""
+    reasons = list(names)
+    for extra in (PENDING, NOT_JUDGED):
+        if extra not in reasons:
+            reasons.append(extra)
+    failure = np.array([name not in (PENDING, NOT_JUDGED) for name in reasons])
+    return reasons, reasons.index(PENDING), reasons.index(NOT_JUDGED), failure
+
+
+def _grid(frame: RunFrame, pending: int) -> tuple[np.ndarray, np.ndarray]:
+    """(judges, pairs, 2) 5-level verdicts and row reasons; no row = _ABSENT and pending."""
+    shape = (len(frame.judges), frame.n_pairs, 2)
+    verdicts = np.full(shape, _ABSENT, dtype=np.int8)
+    reasons = np.full(shape, pending, dtype=np.int16)
+    if frame.pair.size:
+        flat = (
+            frame.judge.astype(np.intp) * frame.n_pairs + frame.pair.astype(np.intp)
+        ) * 2 + frame.order.astype(np.intp)
+        verdict = frame.verdict.astype(np.int8)
+        missing = verdict == NO_VERDICT
+        level = np.where(missing, np.int8(NO_VERDICT), verdict * (1 + frame.strong.astype(np.int8)))
+        verdicts.reshape(-1)[flat] = level
+        row_reason = np.where(missing, frame.reason.astype(np.int16), np.int16(-1))
+        row_reason[missing & (row_reason < 0)] = pending
+        reasons.reshape(-1)[flat] = row_reason
+    return verdicts, reasons
+
+
+def _judge_entity(
+    verdicts: np.ndarray,
+    reasons: np.ndarray,
+    orders: int,
+    pending: int,
+    not_judged: int,
+    failure: np.ndarray,
+) -> _Entity:
+    """A judge's pair outcomes and missing reasons from its (pairs, 2) grid."""
+    n = verdicts.shape[0]
+    if orders == 1:
+        # One judgment per pair, in whichever order it was made.
+        use_second = verdicts[:, 0] == _ABSENT
+        games = np.where(use_second, verdicts[:, 1], verdicts[:, 0])[:, None]
+        game_order = use_second.astype(np.int8)[:, None]
+        slot_reason = np.where(use_second, reasons[:, 1], reasons[:, 0])
+        valid = games[:, 0] >= -2
+        outcome = np.where(valid, np.sign(games[:, 0]), NO_OUTCOME).astype(np.int8)
+        reason = np.where(valid, np.int16(-1), slot_reason).astype(np.int16)
+    else:
+        games = verdicts
+        game_order = np.broadcast_to(np.array([0, 1], dtype=np.int8), (n, 2))
+        valid = games >= -2
+        signs = np.where(valid, np.sign(games), np.int8(NO_VERDICT)).astype(np.int8)
+        outcome = pair_outcomes(signs[:, 0], signs[:, 1])
+        fails = (reasons >= 0) & failure[np.maximum(reasons, 0)]
+        reason = np.where(
+            fails[:, 0],
+            reasons[:, 0],
+            np.where(
+                fails[:, 1],
+                reasons[:, 1],
+                np.where((reasons == pending).any(axis=1), pending, not_judged),
+            ),
+        ).astype(np.int16)
+        reason[outcome != NO_OUTCOME] = -1
+    has = outcome != NO_OUTCOME
+    return _Entity(
+        outcome=outcome,
+        reason=reason,
+        games=games,
+        game_order=game_order,
+        judged=has.astype(np.int16),
+        consistent=(has & (outcome != INCONSISTENT)).astype(np.int16),
     )
 
 
-def _pooled_consistency(per_judge: dict[str, PreferenceSummary]) -> float | None:
-    """Share of (pair, judge) outcomes whose orders agree.
+def _panel_entity(judges: list[_Entity], n_pairs: int, pending: int) -> _Entity:
+    """Majority outcome per pair; the first judge's reason when any judge lacks an outcome."""
+    if not judges:
+        empty = np.zeros((n_pairs, 0), dtype=np.int8)
+        return _Entity(
+            outcome=np.full(n_pairs, NO_OUTCOME, dtype=np.int8),
+            reason=np.full(n_pairs, pending, dtype=np.int16),
+            games=empty,
+            game_order=empty,
+            judged=np.zeros(n_pairs, dtype=np.int16),
+            consistent=np.zeros(n_pairs, dtype=np.int16),
+        )
+    outcome = panel_outcomes(np.stack([j.outcome for j in judges]))
+    reason = np.full(n_pairs, -1, dtype=np.int16)
+    for judge in reversed(judges):
+        reason = np.where(judge.reason >= 0, judge.reason, reason)
+    return _Entity(
+        outcome=outcome,
+        reason=reason,
+        games=np.concatenate([j.games for j in judges], axis=1),
+        game_order=np.concatenate([j.game_order for j in judges], axis=1),
+        judged=np.sum([j.judged for j in judges], axis=0, dtype=np.int16),
+        consistent=np.sum([j.consistent for j in judges], axis=0, dtype=np.int16),
+    )
 
-    A majority vote hides each judge's flips, so the panel's own outcomes say
-    nothing about position consistency; the judges' pooled outcomes do.
+
+def _select(entity: _Entity, index: np.ndarray | None) -> _Entity:
+    if index is None:
+        return entity
+    return _Entity(*(getattr(entity, f.name)[index] for f in fields(_Entity)))
+
+
+@dataclass(frozen=True)
+class _Kinds:
+    """Pairs grouped by kind: outcome and how many of their games fell on each verdict level.
+
+    Pairs of one kind are interchangeable in every figure, so sums over pairs are
+    `counts @ value` and the bootstrap resamples `counts` (see bootstrap.py).
     """
-    n = sum(s.n for s in per_judge.values())
-    if not n or any(s.position_consistency is None for s in per_judge.values()):
-        return None
-    return sum(s.n - s.inconsistent for s in per_judge.values()) / n
+
+    counts: np.ndarray  # pairs of each kind
+    credit: np.ndarray  # pair-level credit: 1, 0.5, 0
+    wins: np.ndarray  # weighted order-level wins, losses, ties of one pair of the kind
+    losses: np.ndarray
+    ties: np.ndarray
+    games: np.ndarray  # wins + losses + ties
+
+
+# Credit by outcome + 1, i.e. for LOSS, TIE, WIN, INCONSISTENT.
+_CREDIT = np.array([0.0, 0.5, 1.0, 0.5])
+
+
+def _pair_kinds(outcome: np.ndarray, games: np.ndarray, strong_weight: float) -> _Kinds:
+    """Group pairs by kind; the key is outcome plus the count of games per level in base k+1."""
+    base = games.shape[1] + 1
+    # A game on level l adds base**l: the sum spells out the per-level counts in base `base`.
+    powers = base ** np.arange(len(_LEVELS), dtype=np.int64)
+    key = np.zeros(outcome.size, dtype=np.int64)
+    for column in range(games.shape[1]):
+        key += powers[games[:, column].astype(np.intp) + 2]
+    _, counts, keys = group(key * 4 + (outcome.astype(np.int64) + 1))
+    levels = [(keys // 4 // power) % base for power in powers]  # order of _LEVELS
+    wins = strong_weight * levels[4] + levels[3]
+    losses = strong_weight * levels[0] + levels[1]
+    ties = levels[2].astype(np.float64)
+    return _Kinds(
+        counts=counts,
+        credit=_CREDIT[keys % 4],
+        wins=wins,
+        losses=losses,
+        ties=ties,
+        games=wins + losses + ties,
+    )
+
+
+def _figures(
+    entity: _Entity, baseline_len: np.ndarray, candidate_len: np.ndarray, cfg: _Settings
+) -> JudgeFigures:
+    outcome = entity.outcome
+    has = outcome != NO_OUTCOME
+    n = int(has.sum())
+    # outcome + 1 maps LOSS, TIE, WIN, INCONSISTENT to 0..3.
+    tally = np.bincount(outcome[has] + 1, minlength=4)
+    wins, losses, ties, inconsistent = (
+        int(tally[code + 1]) for code in (WIN, LOSS, TIE, INCONSISTENT)
+    )
+    missing_counts = np.bincount(entity.reason[~has], minlength=len(cfg.reasons))
+    missing_reasons = {
+        cfg.reasons[i]: int(count) for i, count in enumerate(missing_counts) if count
+    }
+
+    games = entity.games[has]
+    game_order = entity.game_order[has]
+    kinds = _pair_kinds(outcome[has], games, cfg.strong_weight)
+
+    pair_ci = order_ci = None
+    if cfg.rounds > 0 and n:
+        draws = resample(kinds.counts, cfg.rounds, cfg.seed).astype(np.float64)
+        pair_ci = percentile_interval(draws @ kinds.credit / n, cfg.confidence)
+        order_ci = percentile_interval(
+            (draws @ (kinds.wins + kinds.ties / 2)) / (draws @ kinds.games), cfg.confidence
+        )
+
+    judged = int(entity.judged.sum())
+    summary = summarize_counts(
+        wins,
+        losses,
+        ties,
+        inconsistent,
+        int((~has).sum()),
+        swapped=cfg.orders == 2,
+        confidence=cfg.confidence,
+        bootstrap_ci=pair_ci,
+        missing_reasons=missing_reasons,
+    )
+    # Pooled over the judges' own outcomes: a majority vote hides each judge's flips.
+    consistency = int(entity.consistent.sum()) / judged if cfg.orders == 2 and judged else None
+
+    total_wins = float(kinds.counts @ kinds.wins)
+    total_losses = float(kinds.counts @ kinds.losses)
+    total_ties = float(kinds.counts @ kinds.ties)
+    total = total_wins + total_losses + total_ties
+    order_level = OrderLevelFigures(
+        games=int(games.size),
+        wins=total_wins,
+        losses=total_losses,
+        ties=total_ties,
+        win_rate=(total_wins + total_ties / 2) / total if total else None,
+        win_rate_ci=order_ci,
+    )
+
+    first = first_slot_rate(np.sign(games).reshape(-1), game_order.reshape(-1), cfg.confidence)
+    base_len, cand_len = baseline_len[has], candidate_len[has]
+    longer = longer_preferred_rate(outcome[has], base_len, cand_len, cfg.confidence)
+    pair_level = {f.name: getattr(summary, f.name) for f in fields(PreferenceSummary)}
+    pair_level["position_consistency"] = consistency
+    return JudgeFigures(
+        **pair_level,
+        order_level=order_level,
+        first_slot_rate=first.rate,
+        first_slot_rate_ci=first.ci,
+        first_slot_n=first.n,
+        longer_preferred_rate=longer.rate,
+        longer_preferred_rate_ci=longer.ci,
+        longer_preferred_n=longer.n,
+        length_controlled_win_rate=length_controlled_win_rate(
+            _CREDIT[outcome[has] + 1], base_len, cand_len
+        ),
+    )
+
+
+def _entity_figures(
+    judges: list[str],
+    entities: list[_Entity],
+    panel: _Entity,
+    index: np.ndarray | None,
+    frame: RunFrame,
+    cfg: _Settings,
+) -> tuple[JudgeFigures, dict[str, JudgeFigures]]:
+    base_len = frame.baseline_len if index is None else frame.baseline_len[index]
+    cand_len = frame.candidate_len if index is None else frame.candidate_len[index]
+    per_judge = {
+        name: _figures(_select(entity, index), base_len, cand_len, cfg)
+        for name, entity in zip(judges, entities, strict=True)
+    }
+    if len(judges) == 1:
+        # A panel of one is that judge: same outcomes, games and pooled consistency.
+        return per_judge[judges[0]], per_judge
+    return _figures(_select(panel, index), base_len, cand_len, cfg), per_judge
+
+
+def build_report(
+    frame: RunFrame,
+    humans: HumanLabels | None = None,
+    *,
+    bootstrap_rounds: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> RunReport:
+    """Every figure of a run: panel, per judge, agreement, humans, and per stratum.
+
+    Each bootstrap starts from `seed`, so a figure does not depend on what else is computed
+    (a one-judge panel equals its judge, a stratum's interval is the same alone or not).
+    """
+    if frame.orders not in (1, 2):
+        raise ValueError(f"orders must be 1 or 2, not {frame.orders}")
+    reasons, pending, not_judged, failure = _reason_table(frame.reasons)
+    cfg = _Settings(
+        reasons=reasons,
+        orders=frame.orders,
+        strong_weight=float(frame.strong_weight),
+        rounds=bootstrap_rounds,
+        seed=seed,
+        confidence=confidence,
+    )
+    verdicts, row_reasons = _grid(frame, pending)
+    entities = [
+        _judge_entity(verdicts[j], row_reasons[j], frame.orders, pending, not_judged, failure)
+        for j in range(len(frame.judges))
+    ]
+    panel_entity = _panel_entity(entities, frame.n_pairs, pending)
+    panel, per_judge = _entity_figures(frame.judges, entities, panel_entity, None, frame, cfg)
+
+    outcomes = (
+        np.stack([e.outcome for e in entities])
+        if entities
+        else np.zeros((0, frame.n_pairs), dtype=np.int8)
+    )
+    agreement = judge_agreement(list(frame.judges), outcomes)
+    human = (
+        human_agreement(list(frame.judges), outcomes, panel_entity.outcome, humans, frame.n_pairs)
+        if humans is not None
+        else None
+    )
+
+    by_stratum = None
+    if frame.stratum is not None:
+        by_stratum = {}
+        order = np.argsort(frame.stratum, kind="stable")
+        bounds = np.searchsorted(frame.stratum[order], np.arange(len(frame.strata) + 1))
+        for s, name in enumerate(frame.strata):
+            index = order[bounds[s] : bounds[s + 1]]
+            s_panel, s_judges = _entity_figures(
+                frame.judges, entities, panel_entity, index, frame, cfg
+            )
+            by_stratum[name] = StratumReport(panel=s_panel, per_judge=s_judges)
+    return RunReport(
+        panel=panel, per_judge=per_judge, agreement=agreement, human=human, by_stratum=by_stratum
+    )

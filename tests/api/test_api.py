@@ -54,6 +54,7 @@ def test_pair_fields_are_stored_as_sent(pg_api: httpx.Client, pg_url: str) -> No
         **sample_pairs(1)[0],
         "image_urls": ["https://example.org/ct.png"],
         "metadata": {"modality": "CT", "slice": 42, "contrast": True},
+        "baseline_trace": "Beyond ASCII: 肺 ✓",
     }
     pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": [pair]})
     with session_factory(pg_url)() as session:
@@ -65,6 +66,8 @@ def test_pair_fields_are_stored_as_sent(pg_api: httpx.Client, pg_url: str) -> No
         pair["reference_answer"],
     )
     assert stored.candidate_trace == pair["candidate_trace"]
+    # Lengths for the length-bias statistics, in characters (17 here, 21 UTF-8 bytes).
+    assert (stored.baseline_chars, stored.candidate_chars) == (17, len(pair["candidate_trace"]))
 
 
 def test_duplicate_within_one_request(pg_api: httpx.Client) -> None:

@@ -8,11 +8,9 @@ has to combine them as `GET /stats` does.
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 
-from judge_service.db.engine import session_factory
-from judge_service.db.models import Judgment, JudgmentStatus, Pair
 from judge_service.demo.sample import sample_pairs
+from tests.api.plans import apply_plan
 from tests.conftest import create_run
 
 B, C = "baseline_first", "candidate_first"
@@ -45,35 +43,6 @@ EXPECTED: dict[str, tuple[dict[str, str | None], str | None]] = {
 }
 
 
-def _apply(pg_url: str, run_id: int, plan: dict[str, dict[str, dict[str, str]]]) -> None:
-    with session_factory(pg_url)() as session:
-        ids = dict(
-            session.execute(
-                Pair.__table__.select()
-                .with_only_columns(Pair.external_id, Pair.id)
-                .where(Pair.run_id == run_id)
-            ).all()
-        )
-        for external_id, judges in plan.items():
-            for judge, orders in judges.items():
-                for order, verdict in orders.items():
-                    failed = verdict == "failed"
-                    session.execute(
-                        update(Judgment)
-                        .where(
-                            Judgment.pair_id == ids[external_id],
-                            Judgment.judge == judge,
-                            Judgment.order == order,
-                        )
-                        .values(
-                            status=JudgmentStatus.FAILED if failed else JudgmentStatus.DONE,
-                            verdict=None if failed else verdict,
-                            error_kind="provider_error" if failed else None,
-                        )
-                    )
-        session.commit()
-
-
 def _all_items(api: httpx.Client, run_id: int, limit: int) -> tuple[list[dict[str, Any]], int]:
     items: list[dict[str, Any]] = []
     after: int | None = 0
@@ -93,7 +62,7 @@ def test_outcomes_combine_orders_and_judges_like_stats(pg_api: httpx.Client, pg_
     pairs = sample_pairs(len(PLAN))
     pairs[0]["metadata"] = {"modality": "CT", "slice": 42, "contrast": True}
     assert pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
-    _apply(pg_url, run["id"], PLAN)
+    apply_plan(pg_url, run["id"], PLAN)
 
     items, _ = _all_items(pg_api, run["id"], limit=1000)
     assert [item["external_id"] for item in items] == list(PLAN)
@@ -141,7 +110,7 @@ def test_keyset_pages_cover_every_pair_once(pg_api: httpx.Client) -> None:
 def test_single_order_run_needs_one_verdict(pg_api: httpx.Client, pg_url: str) -> None:
     run = create_run(pg_api, ["sim"], swap=False)
     pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample_pairs(2)})
-    _apply(pg_url, run["id"], {"med-0001": {"sim": {B: "baseline"}}})
+    apply_plan(pg_url, run["id"], {"med-0001": {"sim": {B: "baseline"}}})
     items = pg_api.get(f"/v1/runs/{run['id']}/pairs").json()["items"]
     assert [(i["per_judge"]["sim"], i["panel"]) for i in items] == [
         ("baseline", "baseline"),

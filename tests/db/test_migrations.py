@@ -93,3 +93,36 @@ def test_0002_keeps_existing_runs_and_describes_them(empty_db: str) -> None:
         assert conn.execute(text("SELECT name FROM runs")).scalar_one() == "old"
     assert "rubric" not in {column["name"] for column in inspect(engine).get_columns("runs")}
     engine.dispose()
+
+
+def test_0004_measures_existing_traces_and_keeps_them_on_the_way_down(empty_db: str) -> None:
+    migrate.upgrade(empty_db, "0003")
+    engine = create_engine(empty_db)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, name, baseline, candidate, judges, swap, rubric_name, "
+                "rubric_version, rubric, judge_configs, scale, strong_weight, created_at) VALUES "
+                "(1, 'old', 'b', 'c', '[\"j\"]', true, 'general', 1, '{}', '{}', '3-way', 3, "
+                "CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
+                "baseline_trace, candidate_trace, created_at) VALUES (1, 1, 'p', 'q', '[]', "
+                "'{}', 'short', 'longer ✓ trace', CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate.upgrade(empty_db)
+    with engine.connect() as conn:
+        pair = conn.execute(text("SELECT * FROM pairs")).mappings().one()
+    # Characters, not bytes: the check mark is one character and three UTF-8 bytes.
+    assert (pair["baseline_chars"], pair["candidate_chars"]) == (5, 14)
+
+    migrate.downgrade(empty_db, "0003")
+    with engine.connect() as conn:
+        traces = conn.execute(text("SELECT baseline_trace, candidate_trace FROM pairs")).one()
+    assert tuple(traces) == ("short", "longer ✓ trace")
+    assert "baseline_chars" not in {c["name"] for c in inspect(engine).get_columns("pairs")}
+    engine.dispose()

@@ -5,7 +5,6 @@ simulated provider) with the judges it needs, and reads back every judge call.
 """
 
 import json
-import os
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +40,6 @@ def judge(url: str, provider: str = "openai", knobs: str = "", **extra: Any) -> 
 
 def judges_of(**defs: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
     def build(url: str) -> dict[str, Any]:
-        os.environ.setdefault(KEY_ENV, "simulated-test-key")
         return {name: make(url) for name, make in defs.items()}
 
     return build

@@ -1,22 +1,16 @@
-"""A run's preference figures."""
+"""A run's figures: preference, intervals, significance, bias, agreement, strata."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.exceptions import RequestValidationError
 
-from judge_service.api.deps import SessionDep, get_run
+from judge_service.api.deps import SessionDep, get_run, query_error
 from judge_service.api.schemas import PreferenceStats, RunStats
-from judge_service.db.queries import pair_ids, run_orders, verdict_rows
+from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
 from judge_service.judging.protocol import Scale
-from judge_service.stats.preference import PreferenceSummary
 from judge_service.stats.report import build_report
 
 router = APIRouter(prefix="/v1/runs", tags=["stats"])
-
-
-def _public(summary: PreferenceSummary) -> PreferenceStats:
-    return PreferenceStats.model_validate(summary, from_attributes=True)
 
 
 @router.get("/{run_id}/stats")
@@ -24,31 +18,50 @@ def run_stats(
     run_id: int,
     session: SessionDep,
     axis: Annotated[str | None, Query(description="A rubric axis; default: overall")] = None,
+    by: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="A metadata key to break figures down by"),
+    ] = None,
+    bootstrap_rounds: Annotated[int, Query(ge=0, le=10_000)] = 1000,
+    seed: Annotated[int, Query(ge=0, description="Bootstrap seed: same seed, same intervals")] = 0,
+    confidence: Annotated[float, Query(ge=0.5, le=0.999)] = 0.95,
 ) -> RunStats:
     run = get_run(session, run_id)
     axes = [item["name"] for item in run.rubric.get("axes", [])]
     if axis is not None and axis not in axes:
-        msg = f"rubric {run.rubric_name!r} has no axis {axis!r}; its axes: {axes}"
-        raise RequestValidationError(
-            [{"loc": ("query", "axis"), "msg": msg, "type": "value_error"}]
+        raise query_error(
+            "axis", f"rubric {run.rubric_name!r} has no axis {axis!r}; its axes: {axes}"
         )
+    frame, pair_ids = load_run_frame(session, run, axis=axis, by=by)
+    if by is not None and frame.n_pairs and frame.strata == [MISSING_STRATUM]:
+        raise query_error("by", f"no pair of run {run.id} has metadata key {by!r}")
     report = build_report(
-        pair_ids(session, run.id),
-        verdict_rows(session, run.id, axis),
-        run.judges,
-        len(run_orders(run)),
+        frame,
+        load_human_labels(session, run, pair_ids),
+        bootstrap_rounds=bootstrap_rounds,
+        seed=seed,
+        confidence=confidence,
     )
-    panel = _public(report.panel)
-    return RunStats(
-        run_id=run.id,
-        baseline=run.baseline,
-        candidate=run.candidate,
-        judges=run.judges,
-        rubric=run.rubric_name,
-        rubric_version=run.rubric_version,
-        scale=Scale(run.scale),
-        axis=axis,
-        per_judge={judge: _public(summary) for judge, summary in report.per_judge.items()},
-        panel=panel,
-        **panel.model_dump(),
+    panel = PreferenceStats.model_validate(report.panel)
+    return RunStats.model_validate(
+        {
+            **panel.model_dump(),
+            "run_id": run.id,
+            "baseline": run.baseline,
+            "candidate": run.candidate,
+            "judges": run.judges,
+            "rubric": run.rubric_name,
+            "rubric_version": run.rubric_version,
+            "scale": Scale(run.scale),
+            "axis": axis,
+            "by": by,
+            "confidence": confidence,
+            "bootstrap_rounds": bootstrap_rounds,
+            "seed": seed,
+            "panel": panel,
+            "per_judge": report.per_judge,
+            "agreement": report.agreement,
+            "human": report.human,
+            "by_stratum": report.by_stratum,
+        }
     )
