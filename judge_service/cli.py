@@ -211,12 +211,13 @@ def _columns(pairs: list[str]) -> dict[str, str]:
 
 
 def _print_stats(stats: dict[str, Any]) -> None:
-    from judge_service.tables import headline, stats_table
+    from judge_service.tables import headline, report
 
     console = Console()
     if stats.get("axis"):
         console.print(f"axis: [bold]{stats['axis']}[/]")
-    console.print(stats_table(stats))
+    for part in report(stats):
+        console.print(part, highlight=False)
     console.print(headline(stats), highlight=False, soft_wrap=True)  # one line, for grep
 
 
@@ -333,15 +334,13 @@ def stats(
     url: Url = None,
     api_key: ApiKey = None,
 ) -> None:
-    """A run's win rate, interval and position consistency, per judge and for the panel."""
+    """A run's win rate with intervals, sign test, bias and agreement, per judge and panel."""
     with _reported(), _client(url, api_key) as client:
         body = client.stats(run_id, by=by, axis=axis).raw
     if as_json:
         _print_json(body)
         return
     _print_stats(body)
-    if by:
-        err.print(f"breakdown by {by!r}: see --json (the table shows the overall figures)")
 
 
 @app.command()

@@ -13,6 +13,17 @@ def _ci(ci: list[float] | None) -> str:
     return "-" if not ci else f"{100 * ci[0]:.1f} - {100 * ci[1]:.1f}"
 
 
+def p_value(p: float | None) -> str:
+    """As a paper prints it: exact down to 0.001, a bound below."""
+    if p is None:
+        return "-"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _level(stats: dict[str, Any]) -> str:
+    return f"{100 * stats.get('confidence', 0.95):g}%"
+
+
 def headline(stats: dict[str, Any]) -> str:
     """The sentence a paper would print, from a `GET /v1/runs/{id}/stats` body."""
     if not stats["n"]:
@@ -21,21 +32,29 @@ def headline(stats: dict[str, Any]) -> str:
     return (
         f"{stats['candidate']} preferred over {stats['baseline']} with a win rate of "
         f"{_pct(stats['win_rate'])} over {stats['n']:,} pairs "
-        f"(95% CI {_ci(stats['win_rate_ci'])}; judges: {judges})"
+        f"({_level(stats)} CI {_ci(stats['win_rate_ci'])}; sign test "
+        f"{p_value(stats.get('sign_test_p'))}; judges: {judges})"
     )
 
 
-def stats_table(stats: dict[str, Any]) -> Table:
-    table = Table(title=f"Run {stats['run_id']}: {stats['candidate']} vs {stats['baseline']}")
-    for column in ("judge", "n", "wins", "ties", "inconsistent", "losses", "missing"):
-        table.add_column(column, justify="left" if column == "judge" else "right")
-    table.add_column("win rate", justify="right")
-    table.add_column("95% CI", justify="right")
-    table.add_column("position consistency", justify="right")
-    rows = [(name, figures) for name, figures in stats["per_judge"].items()]
+def _rows(stats: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    rows = list(stats["per_judge"].items())
     if len(rows) > 1:
-        rows.append(("panel (majority)", stats))
-    for name, figures in rows:
+        rows.append(("panel (majority)", stats["panel"]))
+    return rows
+
+
+def stats_table(stats: dict[str, Any], title: str | None = None) -> Table:
+    """Preference per judge and for the panel: counts, rates, intervals, sign test."""
+    level = _level(stats)
+    table = Table(
+        title=title or f"Run {stats['run_id']}: {stats['candidate']} vs {stats['baseline']}"
+    )
+    for column in ("judge", "n", "wins", "ties", "incons.", "losses", "missing"):
+        table.add_column(column, justify="left" if column == "judge" else "right")
+    for column in ("win rate", f"{level} CI", "decisive", f"{level} CI ", "sign test"):
+        table.add_column(column, justify="right")
+    for name, figures in _rows(stats):
         table.add_row(
             name,
             *(
@@ -44,21 +63,91 @@ def stats_table(stats: dict[str, Any]) -> Table:
             ),
             _pct(figures["win_rate"]),
             _ci(figures["win_rate_ci"]),
-            _pct(figures["position_consistency"]),
+            _pct(figures["decisive_win_rate"]),
+            _ci(figures["decisive_win_rate_ci"]),
+            p_value(figures["sign_test_p"]),
         )
     return table
 
 
-def axis_table(by_axis: dict[str, dict[str, Any]]) -> Table:
-    """One row per rubric axis, from `GET /stats?axis=...` bodies (panel figures)."""
-    table = Table(title="Per-axis win rates (panel)")
-    for column in ("axis", "n", "wins", "ties", "inconsistent", "losses", "win rate", "95% CI"):
-        table.add_column(column, justify="left" if column == "axis" else "right")
-    for axis, stats in by_axis.items():
+def bias_table(stats: dict[str, Any]) -> Table:
+    """Per judge: did the order or the length of a trace sway the verdicts?"""
+    level = _level(stats)
+    table = Table(title="Bias diagnostics (0.5 is unbiased for first slot and longer)")
+    table.add_column("judge")
+    for column in (
+        "position consistency",
+        "first slot",
+        f"{level} CI",
+        "longer preferred",
+        f"{level} CI ",
+        "length-controlled win rate",
+        "order-level win rate",
+    ):
+        table.add_column(column, justify="right")
+    for name, figures in _rows(stats):
         table.add_row(
-            axis,
-            *(str(stats[key]) for key in ("n", "wins", "ties", "inconsistent", "losses")),
-            _pct(stats["win_rate"]),
-            _ci(stats["win_rate_ci"]),
+            name,
+            _pct(figures["position_consistency"]),
+            _pct(figures["first_slot_rate"]),
+            _ci(figures["first_slot_rate_ci"]),
+            _pct(figures["longer_preferred_rate"]),
+            _ci(figures["longer_preferred_rate_ci"]),
+            _pct(figures["length_controlled_win_rate"]),
+            _pct(figures["order_level"]["win_rate"]),
         )
     return table
+
+
+def agreement_lines(stats: dict[str, Any]) -> list[str]:
+    """Judge-judge agreement, and judge-human agreement when people labelled pairs."""
+    lines = [
+        f"{p['judge_a']} vs {p['judge_b']}: agree on {_pct(p['agreement'])} of {p['n']} pairs, "
+        f"Cohen's kappa {_num(p['kappa'])}"
+        for p in stats["agreement"]["pairs"]
+    ]
+    if stats["agreement"]["fleiss_kappa"] is not None:
+        lines.append(
+            f"all judges: Fleiss' kappa {_num(stats['agreement']['fleiss_kappa'])} "
+            f"over {stats['agreement']['fleiss_n']} pairs"
+        )
+    human = stats.get("human")
+    if human:
+        panel = human["panel"]
+        lines.append(
+            f"humans ({human['labels']} labels on {human['pairs']} pairs): panel agrees "
+            f"{_pct(panel['with_ties'])} with ties, {_pct(panel['without_ties'])} without; "
+            f"human-human {_pct(human['human_human']['with_ties'])}"
+        )
+    return lines
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def breakdown_table(title: str, label: str, by_name: dict[str, dict[str, Any]]) -> Table:
+    """One row per rubric axis or stratum, from panel figures."""
+    table = Table(title=title)
+    columns = ("n", "wins", "ties", "incons.", "losses", "win rate", "95% CI", "sign test")
+    table.add_column(label)
+    for column in columns:
+        table.add_column(column, justify="right")
+    for name, figures in by_name.items():
+        table.add_row(
+            name,
+            *(str(figures[key]) for key in ("n", "wins", "ties", "inconsistent", "losses")),
+            _pct(figures["win_rate"]),
+            _ci(figures["win_rate_ci"]),
+            p_value(figures["sign_test_p"]),
+        )
+    return table
+
+
+def report(stats: dict[str, Any]) -> list[Table | str]:
+    """Everything a stats body says, in print order: preference, bias, agreement, strata."""
+    parts: list[Table | str] = [stats_table(stats), bias_table(stats), *agreement_lines(stats)]
+    if stats.get("by_stratum"):
+        strata = {name: s["panel"] for name, s in stats["by_stratum"].items()}
+        parts.append(breakdown_table(f"By {stats['by']} (panel)", stats["by"], strata))
+    return parts

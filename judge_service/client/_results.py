@@ -204,14 +204,20 @@ def _figure_fields(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _flatten(figures: Mapping[str, Any]) -> dict[str, Any]:
-    """Scalar columns from one figures dict; `[low, high]` intervals become two columns."""
+def _flatten(figures: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Scalar columns from one figures dict; `[low, high]` intervals become two columns.
+
+    Nested figures (`order_level`) become prefixed columns: `order_level_win_rate`.
+    """
     row: dict[str, Any] = {}
     for key, value in figures.items():
+        name = prefix + key
         if isinstance(value, list | tuple) and len(value) == 2 and key.endswith("_ci"):
-            row[f"{key}_low"], row[f"{key}_high"] = value
+            row[f"{name}_low"], row[f"{name}_high"] = value
+        elif key == "order_level" and isinstance(value, Mapping):
+            row.update(_flatten(value, f"{name}_"))
         elif value is None or isinstance(value, str | int | float | bool):
-            row[key] = value
+            row[name] = value
     return row
 
 
@@ -262,6 +268,20 @@ class Stats(Figures):
 
         return require_pandas().DataFrame(self.rows()).set_index("judge")
 
+    def strata_frame(self) -> "pd.DataFrame":
+        """With `stats(by=key)`: figures per stratum and judge (plus `panel`), a 2-level index."""
+        from judge_service.client._frames import require_pandas
+
+        strata = self.raw.get("by_stratum")
+        if not strata:
+            raise ValueError("these stats have no breakdown: ask for them with stats(by=key)")
+        rows = [
+            {"stratum": name, "judge": judge, **_flatten(figures)}
+            for name, stratum in strata.items()
+            for judge, figures in [*stratum["per_judge"].items(), ("panel", stratum["panel"])]
+        ]
+        return require_pandas().DataFrame(rows).set_index(["stratum", "judge"])
+
     def headline(self) -> str:
         from judge_service.tables import headline
 
@@ -270,16 +290,19 @@ class Stats(Figures):
     def __repr__(self) -> str:
         from rich.console import Console
 
-        from judge_service.tables import stats_table
+        from judge_service.tables import report
 
         buffer = io.StringIO()
-        console = Console(file=buffer, width=120, color_system=None, force_terminal=False)
+        console = Console(file=buffer, width=140, color_system=None, force_terminal=False)
         console.print(self.headline())
-        console.print(stats_table(self.raw))
+        for part in report(self.raw):
+            console.print(part)
         return buffer.getvalue().rstrip()
 
     def _repr_html_(self) -> str:
         """The notebook view: the headline sentence and one row per judge."""
+        from judge_service.tables import p_value
+
         shown = (
             "n",
             "wins",
@@ -289,7 +312,10 @@ class Stats(Figures):
             "missing",
             "win_rate",
             "win_rate_ci",
+            "decisive_win_rate",
+            "sign_test_p",
             "position_consistency",
+            "first_slot_rate",
         )
         head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in ("judge", *shown))
         body = []
@@ -299,7 +325,9 @@ class Stats(Figures):
                 if key == "win_rate_ci":
                     low, high = row.get("win_rate_ci_low"), row.get("win_rate_ci_high")
                     text = "-" if low is None else f"{100 * low:.1f} - {100 * high:.1f}"
-                elif key in ("win_rate", "position_consistency"):
+                elif key == "sign_test_p":
+                    text = p_value(row.get(key))
+                elif key.endswith("_rate") or key == "position_consistency":
                     text = _pct(row.get(key))
                 else:
                     text = str(row.get(key, "-"))

@@ -25,7 +25,7 @@ from judge_service.db import migrate
 from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
 from judge_service.simulate.server import create_app as create_simulator
-from judge_service.tables import axis_table, headline, stats_table
+from judge_service.tables import breakdown_table, headline, report
 
 KEY_ENV = "JUDGE_SIMULATED_KEY"
 RUBRIC = "reasoning-trace"
@@ -159,15 +159,17 @@ def run_demo(pairs: int = 240, workers: int = 2) -> int:
             f"in both orders on the {run['rubric']} rubric ({run['scale']} scale)"
         )
         _follow(client, run["id"], console)
-        stats = client.get(f"/v1/runs/{run['id']}/stats").raise_for_status().json()
-        console.print(stats_table(stats))
+        stats = client.get(f"/v1/runs/{run['id']}/stats", params={"by": "modality"})
+        stats = stats.raise_for_status().json()
+        for part in report(stats):
+            console.print(part)
         by_axis = {
             axis["name"]: client.get(f"/v1/runs/{run['id']}/stats", params={"axis": axis["name"]})
             .raise_for_status()
             .json()
             for axis in client.get(f"/v1/rubrics/{RUBRIC}").raise_for_status().json()["axes"]
         }
-        console.print(axis_table(by_axis))
+        console.print(breakdown_table("Per-axis win rates (panel)", "axis", by_axis))
         console.print(f"[bold]{headline(stats)}[/] [yellow](simulated judges)[/]")
         console.print(
             f"API docs: {api.url}/docs while this demo ran; "

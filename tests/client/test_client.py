@@ -169,7 +169,20 @@ def test_stats_judgments_and_pairs_frames_match_the_api(
         for key in ("n", "wins", "losses", "ties", "inconsistent", "missing", "win_rate"):
             assert _plain(row[key]) == figures[key], (name, key)
         assert [row["win_rate_ci_low"], row["win_rate_ci_high"]] == figures["win_rate_ci"]
+        assert _plain(row["order_level_wins"]) == figures["order_level"]["wins"]
+        assert _plain(row["sign_test_p"]) == figures["sign_test_p"]
     assert stats.headline() in repr(stats) and "sim-anthropic" in repr(stats)
+    assert "Bias diagnostics" in repr(stats)
+    with pytest.raises(ValueError, match="by=key"):
+        stats.strata_frame()
+    by_modality = run.stats(by="modality")
+    strata = by_modality.strata_frame()
+    body_strata = by_modality.raw["by_stratum"]
+    assert set(strata.index.get_level_values("stratum")) == set(body_strata)
+    for name, stratum in body_strata.items():
+        assert _plain(strata.loc[(name, "panel"), "wins"]) == stratum["panel"]["wins"]
+        for judge in JUDGES:
+            assert _plain(strata.loc[(name, judge), "n"]) == stratum["per_judge"][judge]["n"]
     assert f"{100 * body['win_rate']:.1f}%" in stats._repr_html_()
 
     records = [
