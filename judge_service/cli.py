@@ -1,6 +1,6 @@
 """`judge-service`: serve, worker, migrate, reconcile, simulate, demo.
 
-Client commands (submit, runs, status, stats, export, judges) talk to a
+Client commands (submit, runs, status, retry-failed, stats, export, judges) talk to a
 running API over HTTP through `judge_service.client`, like a notebook would.
 """
 
@@ -197,7 +197,11 @@ def _print_json(value: Any) -> None:
 
 def _progress_line(counts: dict[str, Any]) -> str:
     done, failed = counts.get("judgments_done", 0), counts.get("judgments_failed", 0)
-    return f"{done}/{counts.get('judgments_expected', 0)} judged, {failed} failed"
+    reasons = counts.get("failed_by_reason") or {}
+    why = " (" + ", ".join(f"{n} {kind}" for kind, n in sorted(reasons.items())) + ")"
+    return f"{done}/{counts.get('judgments_expected', 0)} judged, {failed} failed" + (
+        why if reasons else ""
+    )
 
 
 def _columns(pairs: list[str]) -> dict[str, str]:
@@ -323,6 +327,22 @@ def status(
         + (f"; rubric: {run['rubric']}" if "rubric" in run else "")
     )
     print(f"status: {run['status']}; {counts['pairs']} pairs; {_progress_line(counts)}")
+
+
+@app.command("retry-failed")
+def retry_failed(
+    run_id: Annotated[int, typer.Argument(metavar="RUN")],
+    reason: Annotated[
+        str | None, typer.Option(help="Only calls that failed this way, e.g. provider_error")
+    ] = None,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Queue a run's failed judge calls again; `status` follows them."""
+    with _reported(), _client(url, api_key) as client:
+        before = client.run(run_id).info.counts.judgments_failed
+        after = client.run(run_id).retry_failed(reason).info.raw
+    print(f"run {run_id}: {before} failed before, {_progress_line(after['counts'])} now")
 
 
 @app.command()

@@ -49,6 +49,9 @@ class RunCountsPublic(BaseModel):
     judgments_expected: int
     judgments_done: int
     judgments_failed: int
+    failed_by_reason: dict[str, int] = Field(
+        description="Failed judge calls by error kind: provider_error, timeout, parse_error, ..."
+    )
 
 
 class RunPublic(BaseModel):
@@ -93,6 +96,12 @@ class PairsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pairs: list[PairIn] = Field(min_length=1, max_length=10_000)
+
+
+class RetryAccepted(BaseModel):
+    requeued: int = Field(description="Failed judge calls set back to pending")
+    pairs: int = Field(description="Pairs they belong to")
+    jobs: int = Field(description="Jobs queued for those pairs")
 
 
 class PairsAccepted(BaseModel):

@@ -218,6 +218,10 @@ class AsyncRun(RunFields):
     async def stats(self, by: str | None = None, axis: str | None = None) -> Stats:
         return await self.client._run(_flows.stats(self.id, by, axis))
 
+    async def retry_failed(self, reason: str | None = None) -> Self:
+        self.info = await self.client._run(_flows.retry_failed(self.id, reason))
+        return self
+
     async def judgments(self) -> "pd.DataFrame":
         return await self.client._run(_flows.judgments_frame(self.id))
 

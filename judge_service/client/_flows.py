@@ -294,6 +294,12 @@ def stats(run_id: int, by: str | None = None, axis: str | None = None) -> Flow[S
     return Stats.from_dict(body)
 
 
+def retry_failed(run_id: int, reason: str | None = None) -> Flow[RunInfo]:
+    """Failed judge calls back to the queue; safe to repeat (a second call finds none)."""
+    yield Call("POST", f"/v1/runs/{run_id}/retry-failed", params={"reason": reason})
+    return (yield from get_run(run_id))
+
+
 def judgment_records(run_id: int) -> Flow[list[dict[str, Any]]]:
     text = yield Call(
         "GET", f"/v1/runs/{run_id}/judgments", params={"format": "jsonl"}, expect="text"

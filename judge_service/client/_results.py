@@ -60,6 +60,7 @@ class RunCounts:
     judgments_expected: int
     judgments_done: int
     judgments_failed: int
+    failed_by_reason: dict[str, int] = field(default_factory=dict)
 
     @property
     def judgments_finished(self) -> int:
@@ -72,6 +73,7 @@ class RunCounts:
             body.get("judgments_expected", 0),
             body.get("judgments_done", 0),
             body.get("judgments_failed", 0),
+            dict(body.get("failed_by_reason", {})),
         )
 
 

@@ -244,6 +244,14 @@ class Run(RunFields):
         """The run's figures; `by` and `axis` are passed to the API as they are."""
         return self.client._run(_flows.stats(self.id, by, axis))
 
+    def retry_failed(self, reason: str | None = None) -> Self:
+        """Queue the run's failed judge calls again (only those failed with `reason`, if given).
+
+        `wait()` afterwards follows them; `info.counts.failed_by_reason` says what failed.
+        """
+        self.info = self.client._run(_flows.retry_failed(self.id, reason))
+        return self
+
     def judgments(self) -> "pd.DataFrame":
         """One row per judge call, as `GET /v1/runs/{id}/judgments` exports them."""
         return self.client._run(_flows.judgments_frame(self.id))

@@ -1,7 +1,7 @@
 """Queries the API needs, kept out of the route functions."""
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, func, insert, select
@@ -31,6 +31,7 @@ class RunCounts:
     judgments_done: int = 0
     judgments_failed: int = 0
     judgments_running: int = 0
+    failed_by_reason: dict[str, int] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -61,6 +62,13 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
         .group_by(Judgment.run_id, Judgment.status)
     ).all():
         by_status.setdefault(run_id, {})[status] = count
+    reasons: dict[int, dict[str, int]] = {}
+    for run_id, error_kind, count in session.execute(
+        select(Judgment.run_id, Judgment.error_kind, func.count())
+        .where(Judgment.run_id.in_(run_ids), Judgment.status == JudgmentStatus.FAILED)
+        .group_by(Judgment.run_id, Judgment.error_kind)
+    ).all():
+        reasons.setdefault(run_id, {})[error_kind or "failed"] = count
     counts = {}
     for run_id in run_ids:
         statuses = by_status.get(run_id, {})
@@ -70,6 +78,7 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
             judgments_done=statuses.get(JudgmentStatus.DONE, 0),
             judgments_failed=statuses.get(JudgmentStatus.FAILED, 0),
             judgments_running=statuses.get(JudgmentStatus.RUNNING, 0),
+            failed_by_reason=reasons.get(run_id, {}),
         )
     return counts
 

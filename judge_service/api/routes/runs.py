@@ -1,13 +1,16 @@
-"""Runs: create, list, read."""
+"""Runs: create, list, read, rerun, retry what failed."""
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from judge_service.api.deps import DispatcherDep, SessionDep, SettingsDep, get_run
 from judge_service.api.routes.pairs import dispatch_committed
-from judge_service.api.schemas import RunCountsPublic, RunCreate, RunPublic
-from judge_service.db.models import Pair, Run
+from judge_service.api.schemas import RetryAccepted, RunCountsPublic, RunCreate, RunPublic
+from judge_service.config import JudgeConfig
+from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
 from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs, run_counts
 from judge_service.db.rubrics import get_rubric
 from judge_service.judging.protocol import Scale
@@ -33,6 +36,7 @@ def run_public(run: Run, counts: RunCounts) -> RunPublic:
             judgments_expected=counts.judgments_expected,
             judgments_done=counts.judgments_done,
             judgments_failed=counts.judgments_failed,
+            failed_by_reason=counts.failed_by_reason,
         ),
         created_at=run.created_at,
     )
@@ -77,6 +81,22 @@ def create_run(body: RunCreate, session: SessionDep, settings: SettingsDep) -> R
     return run_public(run, RunCounts())
 
 
+def _same_judges(run: Run, known: dict[str, JudgeConfig]) -> None:
+    """409 unless every judge of the run is configured as when the run was created.
+
+    Judging more of a run with a changed judge would mix two measurements in one figure.
+    """
+    for name in run.judges:
+        if name not in known:
+            raise HTTPException(409, detail=f"judge {name!r} of run {run.id} is not configured")
+        if run.judge_configs.get(name) != known[name].fingerprint():
+            raise HTTPException(
+                409,
+                detail=f"judge {name!r} is configured differently than when run {run.id} was "
+                f"created: {run.judge_configs.get(name)} then, {known[name].fingerprint()} now",
+            )
+
+
 @router.post("/{run_id}/rerun", status_code=201)
 def rerun(
     run_id: int, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
@@ -87,16 +107,7 @@ def rerun(
     not measure the same thing.
     """
     old = get_run(session, run_id)
-    known = settings.all_judges
-    for name in old.judges:
-        if name not in known:
-            raise HTTPException(409, detail=f"judge {name!r} of run {run_id} is not configured")
-        if old.judge_configs.get(name) != known[name].fingerprint():
-            raise HTTPException(
-                409,
-                detail=f"judge {name!r} is configured differently than when run {run_id} was "
-                f"created: {old.judge_configs.get(name)} then, {known[name].fingerprint()} now",
-            )
+    _same_judges(old, settings.all_judges)
     run = Run(
         name=f"{old.name} (rerun of {old.id})",
         baseline=old.baseline,
@@ -133,3 +144,41 @@ def list_runs(session: SessionDep) -> list[RunPublic]:
 def read_run(run_id: int, session: SessionDep) -> RunPublic:
     run = get_run(session, run_id)
     return run_public(run, run_counts(session, [run.id])[run.id])
+
+
+@router.post("/{run_id}/retry-failed", status_code=202)
+def retry_failed(
+    run_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    reason: Annotated[
+        str | None, Query(max_length=40, description="Only calls that failed this way")
+    ] = None,
+) -> RetryAccepted:
+    """Failed judge calls go back to pending and are queued again; done ones are untouched.
+
+    Their rows stay (the (pair, judge, order) constraint): a retry rewrites the failure, it
+    never adds a second judgment. 409 when a judge's configuration has changed since.
+    """
+    run = get_run(session, run_id)
+    _same_judges(run, settings.all_judges)
+    failed = (Judgment.run_id == run.id) & (Judgment.status == JudgmentStatus.FAILED)
+    if reason is not None:
+        failed &= Judgment.error_kind == reason
+    pair_ids = session.scalars(
+        update(Judgment)
+        .where(failed)
+        .values(
+            status=JudgmentStatus.PENDING,
+            claim_token=None,
+            lease_expires_at=None,
+            error_kind=None,
+            error=None,
+        )
+        .returning(Judgment.pair_id)
+    ).all()
+    session.commit()
+    unique = sorted(set(pair_ids))
+    jobs = dispatch_committed(dispatcher, unique, run.id) if unique else 0
+    return RetryAccepted(requeued=len(pair_ids), pairs=len(unique), jobs=jobs)
