@@ -33,9 +33,12 @@ class Outcome(StrEnum):
 # Integer outcome codes of the array functions; NO_OUTCOME marks a pair without one.
 WIN, LOSS, TIE, INCONSISTENT = 1, -1, 0, 2
 NO_OUTCOME = NO_VERDICT
-OUTCOME_CODES = {Outcome.WIN: WIN, Outcome.LOSS: LOSS, Outcome.TIE: TIE, Outcome.INCONSISTENT: 2}
-# Half credit for the pairs that express no preference.
-CREDIT = {WIN: 1.0, LOSS: 0.0, TIE: 0.5, INCONSISTENT: 0.5}
+OUTCOME_CODES = {
+    Outcome.WIN: WIN,
+    Outcome.LOSS: LOSS,
+    Outcome.TIE: TIE,
+    Outcome.INCONSISTENT: INCONSISTENT,
+}
 
 
 def combine_orders(verdicts: Sequence[str]) -> Outcome:
