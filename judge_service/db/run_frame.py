@@ -27,6 +27,9 @@ def _fetch(session: Session, statement: Select[Any]) -> list[tuple[Any, ...]]:
     """
     connection = session.connection()
     sql = str(statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    if connection.dialect.paramstyle in ("format", "pyformat"):
+        # Doubled for a driver that substitutes parameters; executed without any, "%" is "%".
+        sql = sql.replace("%%", "%")
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql)
