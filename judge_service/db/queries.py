@@ -4,12 +4,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, case, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
 from judge_service.judging.verdicts import Order
+from judge_service.stats.frame import row_reason
 
 PAIR_INPUT_COLUMNS = (
     "external_id",
@@ -56,19 +57,18 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
         ).all()
     )
     by_status: dict[int, dict[str, int]] = {}
-    for run_id, status, count in session.execute(
-        select(Judgment.run_id, Judgment.status, func.count())
-        .where(Judgment.run_id.in_(run_ids))
-        .group_by(Judgment.run_id, Judgment.status)
-    ).all():
-        by_status.setdefault(run_id, {})[status] = count
     reasons: dict[int, dict[str, int]] = {}
-    for run_id, error_kind, count in session.execute(
-        select(Judgment.run_id, Judgment.error_kind, func.count())
-        .where(Judgment.run_id.in_(run_ids), Judgment.status == JudgmentStatus.FAILED)
-        .group_by(Judgment.run_id, Judgment.error_kind)
+    failed = Judgment.status == JudgmentStatus.FAILED
+    # One pass: counts by status, and by error kind among the failed.
+    for run_id, status, error_kind, count in session.execute(
+        select(Judgment.run_id, Judgment.status, case((failed, Judgment.error_kind)), func.count())
+        .where(Judgment.run_id.in_(run_ids))
+        .group_by(Judgment.run_id, Judgment.status, case((failed, Judgment.error_kind)))
     ).all():
-        reasons.setdefault(run_id, {})[error_kind or "failed"] = count
+        statuses = by_status.setdefault(run_id, {})
+        statuses[status] = statuses.get(status, 0) + count
+        if status == JudgmentStatus.FAILED:
+            reasons.setdefault(run_id, {})[row_reason(status, error_kind)] = count
     counts = {}
     for run_id in run_ids:
         statuses = by_status.get(run_id, {})
