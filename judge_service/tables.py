@@ -5,11 +5,11 @@ from typing import Any
 from rich.table import Table
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _ci(ci: list[float] | None) -> str:
+def ci_range(ci: list[float] | None) -> str:
     return "-" if not ci else f"{100 * ci[0]:.1f} - {100 * ci[1]:.1f}"
 
 
@@ -20,7 +20,7 @@ def p_value(p: float | None) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def _level(stats: dict[str, Any]) -> str:
+def ci_level(stats: dict[str, Any]) -> str:
     return f"{100 * stats.get('confidence', 0.95):g}%"
 
 
@@ -31,8 +31,8 @@ def headline(stats: dict[str, Any]) -> str:
     judges = ", ".join(stats["judges"])
     return (
         f"{stats['candidate']} preferred over {stats['baseline']} with a win rate of "
-        f"{_pct(stats['win_rate'])} over {stats['n']:,} pairs "
-        f"({_level(stats)} CI {_ci(stats['win_rate_ci'])}; sign test "
+        f"{pct(stats['win_rate'])} over {stats['n']:,} pairs "
+        f"({ci_level(stats)} CI {ci_range(stats['win_rate_ci'])}; sign test "
         f"{p_value(stats.get('sign_test_p'))}; judges: {judges})"
     )
 
@@ -46,7 +46,7 @@ def _rows(stats: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def stats_table(stats: dict[str, Any], title: str | None = None) -> Table:
     """Preference per judge and for the panel: counts, rates, intervals, sign test."""
-    level = _level(stats)
+    level = ci_level(stats)
     table = Table(
         title=title or f"Run {stats['run_id']}: {stats['candidate']} vs {stats['baseline']}"
     )
@@ -61,10 +61,10 @@ def stats_table(stats: dict[str, Any], title: str | None = None) -> Table:
                 str(figures[key])
                 for key in ("n", "wins", "ties", "inconsistent", "losses", "missing")
             ),
-            _pct(figures["win_rate"]),
-            _ci(figures["win_rate_ci"]),
-            _pct(figures["decisive_win_rate"]),
-            _ci(figures["decisive_win_rate_ci"]),
+            pct(figures["win_rate"]),
+            ci_range(figures["win_rate_ci"]),
+            pct(figures["decisive_win_rate"]),
+            ci_range(figures["decisive_win_rate_ci"]),
             p_value(figures["sign_test_p"]),
         )
     return table
@@ -72,7 +72,7 @@ def stats_table(stats: dict[str, Any], title: str | None = None) -> Table:
 
 def bias_table(stats: dict[str, Any]) -> Table:
     """Per judge: did the order or the length of a trace sway the verdicts?"""
-    level = _level(stats)
+    level = ci_level(stats)
     table = Table(title="Bias diagnostics (0.5 is unbiased for first slot and longer)")
     table.add_column("judge")
     for column in (
@@ -88,13 +88,13 @@ def bias_table(stats: dict[str, Any]) -> Table:
     for name, figures in _rows(stats):
         table.add_row(
             name,
-            _pct(figures["position_consistency"]),
-            _pct(figures["first_slot_rate"]),
-            _ci(figures["first_slot_rate_ci"]),
-            _pct(figures["longer_preferred_rate"]),
-            _ci(figures["longer_preferred_rate_ci"]),
-            _pct(figures["length_controlled_win_rate"]),
-            _pct(figures["order_level"]["win_rate"]),
+            pct(figures["position_consistency"]),
+            pct(figures["first_slot_rate"]),
+            ci_range(figures["first_slot_rate_ci"]),
+            pct(figures["longer_preferred_rate"]),
+            ci_range(figures["longer_preferred_rate_ci"]),
+            pct(figures["length_controlled_win_rate"]),
+            pct(figures["order_level"]["win_rate"]),
         )
     return table
 
@@ -102,7 +102,7 @@ def bias_table(stats: dict[str, Any]) -> Table:
 def agreement_lines(stats: dict[str, Any]) -> list[str]:
     """Judge-judge agreement, and judge-human agreement when people labelled pairs."""
     lines = [
-        f"{p['judge_a']} vs {p['judge_b']}: agree on {_pct(p['agreement'])} of {p['n']} pairs, "
+        f"{p['judge_a']} vs {p['judge_b']}: agree on {pct(p['agreement'])} of {p['n']} pairs, "
         f"Cohen's kappa {_num(p['kappa'])}"
         for p in stats["agreement"]["pairs"]
     ]
@@ -116,8 +116,8 @@ def agreement_lines(stats: dict[str, Any]) -> list[str]:
         panel = human["panel"]
         lines.append(
             f"humans ({human['labels']} labels on {human['pairs']} pairs): panel agrees "
-            f"{_pct(panel['with_ties'])} with ties, {_pct(panel['without_ties'])} without; "
-            f"human-human {_pct(human['human_human']['with_ties'])}"
+            f"{pct(panel['with_ties'])} with ties, {pct(panel['without_ties'])} without; "
+            f"human-human {pct(human['human_human']['with_ties'])}"
         )
     return lines
 
@@ -137,8 +137,8 @@ def breakdown_table(title: str, label: str, by_name: dict[str, dict[str, Any]]) 
         table.add_row(
             name,
             *(str(figures[key]) for key in ("n", "wins", "ties", "inconsistent", "losses")),
-            _pct(figures["win_rate"]),
-            _ci(figures["win_rate_ci"]),
+            pct(figures["win_rate"]),
+            ci_range(figures["win_rate_ci"]),
             p_value(figures["sign_test_p"]),
         )
     return table

@@ -53,6 +53,7 @@ __all__ = [
     "RunReport",
     "StratumReport",
     "build_report",
+    "pair_outcome_table",
 ]
 
 _ABSENT = -127  # no row at all for this (judge, pair, order): counts as pending
@@ -372,6 +373,34 @@ def _entity_figures(
     return _figures(_select(panel, index), base_len, cand_len, cfg), per_judge
 
 
+def _judge_entities(
+    frame: RunFrame, pending: int, not_judged: int, failure: np.ndarray
+) -> list[_Entity]:
+    verdicts, row_reasons = _grid(frame, pending)
+    return [
+        _judge_entity(verdicts[j], row_reasons[j], frame.orders, pending, not_judged, failure)
+        for j in range(len(frame.judges))
+    ]
+
+
+def _outcomes(entities: list[_Entity], n_pairs: int) -> np.ndarray:
+    if not entities:
+        return np.zeros((0, n_pairs), dtype=np.int8)
+    return np.stack([e.outcome for e in entities])
+
+
+def pair_outcome_table(frame: RunFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's outcome per judge (judges, pairs) and for the panel (pairs,).
+
+    The codes `build_report` counts (WIN, LOSS, TIE, INCONSISTENT, NO_OUTCOME), for views
+    that filter pairs by outcome and must agree with the figures.
+    """
+    _, pending, not_judged, failure = _reason_table(frame.reasons)
+    entities = _judge_entities(frame, pending, not_judged, failure)
+    per_judge = _outcomes(entities, frame.n_pairs)
+    return per_judge, _panel_entity(entities, frame.n_pairs, pending).outcome
+
+
 def build_report(
     frame: RunFrame,
     humans: HumanLabels | None = None,
@@ -396,19 +425,11 @@ def build_report(
         seed=seed,
         confidence=confidence,
     )
-    verdicts, row_reasons = _grid(frame, pending)
-    entities = [
-        _judge_entity(verdicts[j], row_reasons[j], frame.orders, pending, not_judged, failure)
-        for j in range(len(frame.judges))
-    ]
+    entities = _judge_entities(frame, pending, not_judged, failure)
     panel_entity = _panel_entity(entities, frame.n_pairs, pending)
     panel, per_judge = _entity_figures(frame.judges, entities, panel_entity, None, frame, cfg)
 
-    outcomes = (
-        np.stack([e.outcome for e in entities])
-        if entities
-        else np.zeros((0, frame.n_pairs), dtype=np.int8)
-    )
+    outcomes = _outcomes(entities, frame.n_pairs)
     agreement = judge_agreement(list(frame.judges), outcomes)
     human = (
         human_agreement(list(frame.judges), outcomes, panel_entity.outcome, humans, frame.n_pairs)

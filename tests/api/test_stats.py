@@ -17,37 +17,14 @@ from statsmodels.stats.proportion import proportion_confint
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Judgment, JudgmentStatus
 from judge_service.demo.sample import sample_pairs
-from tests.api.plans import Plan, apply_plan
+from tests.api.plans import B, C, apply_plan, random_plan
 from tests.conftest import create_run
 
-B, C = "baseline_first", "candidate_first"
 S, A = "sim", "sim-anthropic"
-OUTCOMES = ("candidate", "baseline", "tie")
 
 
 def both(verdict: str) -> dict[str, str]:
     return {B: verdict, C: verdict}
-
-
-def _random_plan(n: int, seed: int, p_candidate: float = 0.6) -> Plan:
-    """Two judges, each flipping with the order now and then; ~5% failed calls."""
-    rng = np.random.default_rng(seed)
-    plan: Plan = {}
-    for i in range(n):
-        truth = rng.choice(OUTCOMES, p=[p_candidate, 0.9 - p_candidate, 0.1])
-        judges = {}
-        for judge in (S, A):
-            orders = {}
-            for order in (B, C):
-                if rng.random() < 0.05:
-                    orders[order] = "failed"
-                elif rng.random() < 0.15:
-                    orders[order] = str(rng.choice(OUTCOMES))
-                else:
-                    orders[order] = str(truth)
-            judges[judge] = orders
-        plan[f"med-{i + 1:04d}"] = judges
-    return plan
 
 
 def _post(api: httpx.Client, run_id: int, pairs: list[dict[str, Any]]) -> None:
@@ -74,7 +51,7 @@ def test_every_figure_against_an_independent_count(pg_api: httpx.Client, pg_url:
     run = create_run(pg_api, [S, A])
     pairs = sample_pairs(120)
     _post(pg_api, run["id"], pairs)
-    plan = _random_plan(len(pairs), seed=4)
+    plan = random_plan(len(pairs), seed=4)
     apply_plan(pg_url, run["id"], plan)
     items = _items(pg_api, run["id"])
     by_id = items_by_id(items)
@@ -132,7 +109,7 @@ def test_every_figure_against_an_independent_count(pg_api: httpx.Client, pg_url:
 def test_bootstrap_is_seeded_and_configurable(pg_api: httpx.Client, pg_url: str) -> None:
     run = create_run(pg_api, [S])
     _post(pg_api, run["id"], sample_pairs(60))
-    apply_plan(pg_url, run["id"], {k: {S: v[S]} for k, v in _random_plan(60, seed=5).items()})
+    apply_plan(pg_url, run["id"], {k: {S: v[S]} for k, v in random_plan(60, seed=5).items()})
     one = _stats(pg_api, run["id"], seed=3)["win_rate_bootstrap_ci"]
     assert one == _stats(pg_api, run["id"], seed=3)["win_rate_bootstrap_ci"]
     assert one != _stats(pg_api, run["id"], seed=4)["win_rate_bootstrap_ci"]
@@ -152,7 +129,7 @@ def test_by_metadata_key_gives_every_figure_per_stratum(pg_api: httpx.Client, pg
     for i, pair in enumerate(pairs):
         pair["metadata"] = {"modality": "CT" if i % 3 else "MRI"} if i < 36 else {}
     _post(pg_api, run["id"], pairs)
-    apply_plan(pg_url, run["id"], _random_plan(40, seed=6))
+    apply_plan(pg_url, run["id"], random_plan(40, seed=6))
     items = items_by_id(_items(pg_api, run["id"]))
     stats = _stats(pg_api, run["id"], by="modality")
     assert stats["by"] == "modality"

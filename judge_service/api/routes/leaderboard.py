@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Query
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from judge_service.api.deps import SessionDep, query_error
 from judge_service.db.models import Run
@@ -38,7 +39,20 @@ def leaderboard(
     anchor: Annotated[str | None, Query(description="A model whose score is fixed at 0")] = None,
 ) -> dict[str, Any]:
     """Each pair the panel decided is one battle; a tie or inconsistent pair is half a win each."""
-    ids = _parse_ids(runs)
+    return compute_leaderboard(
+        session, _parse_ids(runs), bootstrap_rounds=bootstrap_rounds, seed=seed, anchor=anchor
+    )
+
+
+def compute_leaderboard(
+    session: Session,
+    ids: list[int],
+    *,
+    bootstrap_rounds: int = 1000,
+    seed: int = 0,
+    anchor: str | None = None,
+) -> dict[str, Any]:
+    """The body of `GET /v1/leaderboard`, shared with the dashboard's leaderboard page."""
     found = session.scalars(select(Run).where(Run.id.in_(ids)).order_by(Run.id)).all()
     missing = sorted(set(ids) - {run.id for run in found})
     if missing:

@@ -3,9 +3,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from judge_service.api.deps import SessionDep, get_run, query_error
 from judge_service.api.schemas import PreferenceStats, RunStats
+from judge_service.db.models import Run
 from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
 from judge_service.judging.protocol import Scale
 from judge_service.stats.report import build_report
@@ -26,7 +28,28 @@ def run_stats(
     seed: Annotated[int, Query(ge=0, description="Bootstrap seed: same seed, same intervals")] = 0,
     confidence: Annotated[float, Query(ge=0.5, le=0.999)] = 0.95,
 ) -> RunStats:
-    run = get_run(session, run_id)
+    return compute_run_stats(
+        session,
+        get_run(session, run_id),
+        axis=axis,
+        by=by,
+        bootstrap_rounds=bootstrap_rounds,
+        seed=seed,
+        confidence=confidence,
+    )
+
+
+def compute_run_stats(
+    session: Session,
+    run: Run,
+    *,
+    axis: str | None = None,
+    by: str | None = None,
+    bootstrap_rounds: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> RunStats:
+    """The body of `GET /stats`; the dashboard renders this same object, so they agree."""
     axes = [item["name"] for item in run.rubric.get("axes", [])]
     if axis is not None and axis not in axes:
         raise query_error(
