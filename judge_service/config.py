@@ -37,6 +37,9 @@ class JudgeConfig(BaseModel):
     )
     vision: bool = Field(default=False, description="Send the pair's images to this judge")
     seed: int | None = Field(default=None, description="Sampling seed (OpenAI-format only)")
+    # Prices make cost visible (dashboard); unset, tokens are shown without a cost.
+    input_usd_per_mtok: float | None = Field(default=None, ge=0)
+    output_usd_per_mtok: float | None = Field(default=None, ge=0)
 
     def fingerprint(self) -> dict[str, object]:
         """What decides the verdicts, for a run's record: no key, endpoint or timeouts."""
@@ -51,6 +54,14 @@ class JudgeConfig(BaseModel):
                 "seed",
             }
         )
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float | None:
+        """What those tokens cost at the configured prices; None when a price is not set."""
+        if self.input_usd_per_mtok is None or self.output_usd_per_mtok is None:
+            return None
+        return (
+            input_tokens * self.input_usd_per_mtok + output_tokens * self.output_usd_per_mtok
+        ) / 1e6
 
     def api_key(self) -> str:
         """The key, read at call time so it never sits in a config dump or a log."""

@@ -78,3 +78,15 @@ def test_api_key_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert judge.api_key() == "sk-test"
     assert "sk-test" not in repr(judge)
+
+
+def test_cost_needs_both_prices_and_is_not_part_of_the_fingerprint() -> None:
+    judge = JudgeConfig(provider="openai", model="m", api_key_env="K")
+    assert judge.cost_usd(1_000_000, 1_000_000) is None
+    priced = judge.model_copy(update={"input_usd_per_mtok": 2.5, "output_usd_per_mtok": 10.0})
+    assert priced.cost_usd(2_000_000, 500_000) == pytest.approx(5.0 + 5.0)
+    assert judge.model_copy(update={"input_usd_per_mtok": 1.0}).cost_usd(1, 1) is None
+    # A price change must not make a run's judges look changed (rerun / retry-failed checks).
+    assert priced.fingerprint() == judge.fingerprint()
+    with pytest.raises(ValidationError, match="input_usd_per_mtok"):
+        JudgeConfig(provider="openai", model="m", api_key_env="K", input_usd_per_mtok=-1)
