@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+CHROMIUM ?= /usr/bin/chromium
+
 .PHONY: demo test lint format clean
 
 $(STAMP): pyproject.toml
@@ -13,10 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The dashboard's browser tests drive Debian's chromium (Playwright never downloads one here).
+$(CHROMIUM):
+	apt-get install -y chromium \
+	  || (apt-get update && apt-get install -y chromium)
+
 demo: $(STAMP)
 	$(BIN)/judge-service demo
 
-test: $(STAMP) lint
+test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from judge_service import __version__
 from judge_service.api.routes import (
@@ -19,6 +20,8 @@ from judge_service.api.routes import (
     stats,
 )
 from judge_service.config import Settings
+from judge_service.dashboard import routes as dashboard
+from judge_service.dashboard.views import SummaryCache
 from judge_service.db.engine import session_factory
 from judge_service.jobs.dispatch import InProcessDispatcher, make_dispatcher
 from judge_service.jobs.reconcile import reconcile
@@ -32,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = session_factory(settings.database_url)
         app.state.dispatcher = make_dispatcher(settings)
+        app.state.summaries = SummaryCache()
         if isinstance(app.state.dispatcher, InProcessDispatcher):
             # In-process jobs die with the process; pick up what a previous one left.
             reconcile(app.state.sessions, app.state.dispatcher)
@@ -57,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rubrics,
         judges,
         health,
+        dashboard,
     ):
         app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     return app

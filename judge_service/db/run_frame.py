@@ -9,7 +9,7 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, case, select
+from sqlalchemy import ColumnElement, Select, case, select, text
 from sqlalchemy.orm import Session
 
 from judge_service.db.models import HumanLabel, Judgment, JudgmentStatus, Pair, Run
@@ -137,3 +137,12 @@ def load_human_labels(session: Session, run: Run, pair_ids: np.ndarray) -> Human
         ),
         label=np.array([VERDICT_CODES[r[2]] for r in rows], dtype=np.int8),
     )
+
+
+def metadata_keys(session: Session, run: Run) -> list[str]:
+    """The metadata keys the run's pairs use: what its figures can be broken down by."""
+    if session.get_bind().dialect.name == "postgresql":
+        sql = "SELECT DISTINCT jsonb_object_keys(metadata) FROM pairs WHERE run_id = :run"
+    else:
+        sql = "SELECT DISTINCT j.key FROM pairs, json_each(pairs.metadata) AS j WHERE run_id = :run"
+    return sorted(key for (key,) in session.execute(text(sql), {"run": run.id}))

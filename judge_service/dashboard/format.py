@@ -1,0 +1,35 @@
+"""Number formats for the pages: the terminal tables' own, so both read the same."""
+
+from collections.abc import Callable
+from typing import Any
+
+from judge_service.tables import ci_level, ci_range, p_value, pct
+
+
+def count(value: int | float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def usd(value: float | None) -> str:
+    return "no price set" if value is None else f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+
+
+def kappa(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def width(value: float | None) -> str:
+    """A share as a CSS percentage, clamped, for bars."""
+    return "0%" if value is None else f"{100 * min(max(value, 0.0), 1.0):.2f}%"
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "pct": pct,
+    "ci": ci_range,
+    "level": ci_level,
+    "pvalue": p_value,
+    "count": count,
+    "usd": usd,
+    "kappa": kappa,
+    "width": width,
+}

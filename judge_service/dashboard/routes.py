@@ -1,0 +1,183 @@
+"""The dashboard's pages, served by the API process itself at `/`.
+
+Server-rendered (Jinja2) with a little plain JavaScript for live refresh and labelling; the
+charts are HTML bars with their numbers beside them, so no chart library, CDN or build step
+is needed and the pages work offline.
+"""
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from judge_service.api.deps import SessionDep, SettingsDep, get_run
+from judge_service.api.routes.leaderboard import MAX_RUNS, compute_leaderboard
+from judge_service.config import Settings
+from judge_service.dashboard import format as fmt
+from judge_service.dashboard.views import (
+    MISSING,
+    PANEL,
+    PairFilter,
+    SummaryCache,
+    browse_pairs,
+    linked_runs,
+    list_runs,
+    models,
+    next_unlabelled,
+    pair_page,
+    run_page,
+)
+from judge_service.db.models import Pair, Run
+from judge_service.db.run_frame import metadata_keys
+from judge_service.stats.preference import Outcome
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+RUNS_PER_PAGE = 25
+PAIRS_PER_PAGE = 50
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters.update(fmt.FILTERS)
+templates.env.globals.update(outcomes=[*(o.value for o in Outcome), MISSING], panel=PANEL)
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+
+def _cache(request: Request) -> SummaryCache:
+    return request.app.state.summaries
+
+
+def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context)
+
+
+@router.get("/")
+def runs_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    model: str | None = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> HTMLResponse:
+    rows, older = list_runs(
+        session,
+        _cache(request),
+        settings.all_judges,
+        model=model or None,
+        before=before,
+        limit=RUNS_PER_PAGE,
+    )
+    return _page(request, "runs.html", rows=rows, older=older, model=model, models=models(session))
+
+
+@router.get("/runs/{run_id}")
+def run_view(
+    request: Request, run_id: int, session: SessionDep, settings: SettingsDep, by: str | None = None
+) -> HTMLResponse:
+    return _run(request, session, settings, run_id, by, "run.html")
+
+
+@router.get("/runs/{run_id}/live")
+def run_live(
+    request: Request, run_id: int, session: SessionDep, settings: SettingsDep, by: str | None = None
+) -> HTMLResponse:
+    """The run page's body alone, polled while the run judges."""
+    return _run(request, session, settings, run_id, by, "_run_body.html")
+
+
+def _run(
+    request: Request, session: Session, settings: Settings, run_id: int, by: str | None, name: str
+) -> HTMLResponse:
+    return _page(
+        request, name, **run_page(session, get_run(session, run_id), settings.all_judges, by)
+    )
+
+
+@router.get("/runs/{run_id}/pairs")
+def pairs_view(
+    request: Request,
+    run_id: int,
+    session: SessionDep,
+    judge: str = PANEL,
+    outcome: str | None = None,
+    disagree: bool = False,
+    key: str | None = None,
+    value: str | None = None,
+    human: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    run = get_run(session, run_id)
+    keys = metadata_keys(session, run)
+    wanted = PairFilter(
+        judge=judge if judge in run.judges else PANEL,
+        outcome=outcome if outcome in templates.env.globals["outcomes"] else None,
+        disagree=disagree,
+        key=key if key in keys else None,
+        value=value if key in keys and value else None,
+        human=human if human in ("labelled", "unlabelled") else None,
+    )
+    rows, total = browse_pairs(session, run, wanted, page, PAIRS_PER_PAGE)
+    query = {
+        name: getattr(wanted, name)
+        for name in ("judge", "outcome", "key", "value", "human")
+        if getattr(wanted, name)
+    }
+    if wanted.disagree:
+        query["disagree"] = "true"
+    return _page(
+        request,
+        "pairs.html",
+        run=run,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAIRS_PER_PAGE)),
+        wanted=wanted,
+        keys=keys,
+        query=urlencode(query),
+    )
+
+
+@router.get("/runs/{run_id}/label")
+def label_next(run_id: int, session: SessionDep, annotator: str = "") -> RedirectResponse:
+    """Blind labelling of a random sample: opens a pair this annotator has not labelled."""
+    run = get_run(session, run_id)
+    pair_id = next_unlabelled(session, run, annotator)
+    if pair_id is None:
+        return RedirectResponse(f"/runs/{run.id}/pairs?human=labelled", status_code=303)
+    return RedirectResponse(f"/pairs/{pair_id}?{urlencode({'blind': 'true'})}", status_code=303)
+
+
+@router.get("/pairs/{pair_id}")
+def pair_view(
+    request: Request, pair_id: int, session: SessionDep, blind: bool = False
+) -> HTMLResponse:
+    pair = session.get(Pair, pair_id)
+    if pair is None:
+        raise HTTPException(status_code=404, detail=f"pair {pair_id} not found")
+    return _page(request, "pair.html", **pair_page(session, pair, blind))
+
+
+@router.get("/leaderboard")
+def leaderboard_view(
+    request: Request,
+    session: SessionDep,
+    runs: Annotated[list[int] | None, Query()] = None,
+) -> HTMLResponse:
+    choices = list(session.scalars(select(Run).order_by(Run.id.desc()).limit(MAX_RUNS)))
+    chosen = sorted(set(runs))[:MAX_RUNS] if runs else linked_runs(choices)
+    board, error = None, None
+    if chosen:
+        try:
+            board = compute_leaderboard(session, chosen)
+        except RequestValidationError as refused:
+            error = "; ".join(str(e["msg"]) for e in refused.errors())
+    return _page(
+        request, "leaderboard.html", choices=choices, chosen=chosen, board=board, error=error
+    )

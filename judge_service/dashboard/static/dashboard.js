@@ -1,0 +1,99 @@
+// The dashboard's only script: live refresh of a judging run, and human labelling.
+"use strict";
+
+// Live: while the run judges, re-fetch its body and swap it in, no page reload. The next
+// poll waits at least twice as long as the last response took, so a big run's figures
+// never keep the server busy.
+function follow(section) {
+  const body = () => section.querySelector(".run-body");
+  const poll = async () => {
+    if (!body() || body().dataset.status === "done") return;
+    const started = performance.now();
+    try {
+      const response = await fetch(section.dataset.liveUrl, { headers: { Accept: "text/html" } });
+      if (response.ok) section.innerHTML = await response.text();
+    } catch (error) {
+      console.warn("live refresh failed", error);
+    }
+    const took = performance.now() - started;
+    setTimeout(poll, Math.max(2000, 2 * took));
+  };
+  setTimeout(poll, 2000);
+}
+
+function annotatorInput() {
+  const input = document.getElementById("annotator");
+  if (!input) return null;
+  input.value = localStorage.getItem("judge.annotator") || "";
+  input.addEventListener("change", () => localStorage.setItem("judge.annotator", input.value.trim()));
+  return input;
+}
+
+function nextUrl(box, annotator) {
+  return `/runs/${box.dataset.runId}/label?annotator=${encodeURIComponent(annotator)}`;
+}
+
+// Labels go through the public API (POST /v1/pairs/{id}/human-labels), as a script would.
+function labelling(box) {
+  const input = annotatorInput();
+  const status = document.getElementById("label-status");
+  const blind = box.dataset.blind === "true";
+  const record = async (label) => {
+    const annotator = input.value.trim();
+    if (!annotator) {
+      status.textContent = "Enter your name first.";
+      input.focus();
+      return;
+    }
+    localStorage.setItem("judge.annotator", annotator);
+    status.textContent = "Saving…";
+    const response = await fetch(`/v1/pairs/${box.dataset.pairId}/human-labels`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ label, annotator }),
+    });
+    if (!response.ok) {
+      status.textContent = `Not saved: HTTP ${response.status}`;
+      return;
+    }
+    status.textContent = `Saved: ${label}`;
+    if (blind) {
+      window.location.assign(nextUrl(box, annotator));
+      return;
+    }
+    const list = box.querySelector("ul.labels");
+    const mine = [...list.children].find((item) => item.dataset.annotator === annotator);
+    const item = mine || list.appendChild(document.createElement("li"));
+    item.dataset.annotator = annotator;
+    item.textContent = `${annotator}: ${label}`;
+  };
+  for (const button of box.querySelectorAll("button[data-label]")) {
+    button.addEventListener("click", () => record(button.dataset.label));
+  }
+  document.addEventListener("keydown", (event) => {
+    if (event.target instanceof HTMLInputElement || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = box.querySelector(`[data-key="${event.key}"]`);
+    if (target) {
+      event.preventDefault();
+      target.click();
+    }
+  });
+}
+
+// "Label a random sample" links carry the annotator, so the server skips what they labelled.
+// Delegated: the live refresh replaces the links inside the run's body.
+document.addEventListener("click", (event) => {
+  const link = event.target instanceof Element && event.target.closest("a[data-label-start]");
+  if (!link) return;
+  event.preventDefault();
+  const url = new URL(link.href, window.location.href);
+  url.searchParams.set("annotator", (localStorage.getItem("judge.annotator") || "").trim());
+  window.location.assign(url.toString());
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  const live = document.getElementById("live");
+  if (live) follow(live);
+  const box = document.querySelector(".label-box");
+  if (box) labelling(box);
+});

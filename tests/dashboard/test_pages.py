@@ -1,0 +1,289 @@
+"""The dashboard's pages over HTTP, on verdicts written into PostgreSQL.
+
+Every figure a page shows is checked against the JSON API (`GET /stats`, `GET /pairs`),
+which is itself checked against independent counts in tests/api/test_stats.py.
+"""
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from judge_service.api.app import create_app
+from judge_service.background import BackgroundServer
+from judge_service.config import Settings
+from judge_service.db.engine import session_factory
+from judge_service.db.models import Judgment
+from judge_service.demo.sample import sample_pairs
+from tests.api.plans import apply_plan, random_plan
+from tests.conftest import create_run
+
+S, A = "sim", "sim-anthropic"
+
+
+def _page(api: httpx.Client, path: str, **params: Any) -> str:
+    response = api.get(path, params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    return response.text
+
+
+def _attrs(html: str, name: str) -> list[str]:
+    return re.findall(rf'{name}="([^"]*)"', html)
+
+
+@pytest.fixture(scope="module")
+def judged_run(pg_api: httpx.Client, pg_url: str) -> dict[str, Any]:
+    """120 pairs, two judges, verdicts planned (flips, failures); 20 left unjudged."""
+    run = create_run(pg_api, [S, A], candidate="tuned-dash", baseline="base-dash")
+    pairs = sample_pairs(140)
+    response = pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs})
+    assert response.status_code == 202
+    plan = random_plan(120, seed=21)
+    apply_plan(pg_url, run["id"], plan)
+    items = pg_api.get(f"/v1/runs/{run['id']}/pairs", params={"limit": 1000}).json()["items"]
+    return {"run": run, "items": items, "pairs": pairs}
+
+
+def test_run_page_shows_the_stats_api_figures(
+    pg_api: httpx.Client, judged_run: dict[str, Any]
+) -> None:
+    run_id = judged_run["run"]["id"]
+    stats = pg_api.get(f"/v1/runs/{run_id}/stats").json()
+    html = _page(pg_api, f"/runs/{run_id}")
+    (rate,) = _attrs(html, 'data-testid="headline-rate" data-value')
+    assert float(rate) == stats["win_rate"]
+    assert f"{100 * stats['win_rate']:.1f}%" in html
+    low, high = stats["win_rate_ci"]
+    assert f"{100 * low:.1f} - {100 * high:.1f}" in html
+    # One stacked bar per judge and one for the panel; segments add up to the outcome counts.
+    bars = re.findall(
+        r'data-testid="stacked" data-name="([^"]+)" data-total="(\d+)">(.*?)</div>', html, re.S
+    )
+    assert [name for name, _, _ in bars] == [S, A, "panel"]
+    for name, total, body in bars:
+        figures = stats["panel"] if name == "panel" else stats["per_judge"][name]
+        counts = dict(re.findall(r'data-kind="(\w+)" data-count="(\d+)"', body))
+        assert {k: int(v) for k, v in counts.items()} == {
+            k: figures[k] for k in ("wins", "ties", "inconsistent", "losses")
+        }
+        assert int(total) == figures["n"] == sum(map(int, counts.values()))
+    # Progress: 120 of 140 pairs planned, a few of their calls failed.
+    (finished,) = _attrs(html, "data-finished")
+    run = pg_api.get(f"/v1/runs/{run_id}").json()
+    counts = run["counts"]
+    assert int(finished) == counts["judgments_done"] + counts["judgments_failed"]
+    assert counts["judgments_expected"] == 140 * 2 * 2 > int(finished)
+    assert 'data-status="running"' in html
+    # Strata default to the modality key; each row's pair count is the API's.
+    by_modality = pg_api.get(f"/v1/runs/{run_id}/stats", params={"by": "modality"}).json()
+    shown = dict(
+        re.findall(r'data-stratum="([^"]+)"><th>[^<]*</th><td class="r">([\d,]+)</td>', html)
+    )
+    assert shown == {k: f"{v['panel']['n']:,}" for k, v in by_modality["by_stratum"].items()}
+    assert "SIMULATED" in html
+
+
+def test_live_fragment_is_the_run_body(pg_api: httpx.Client, judged_run: dict[str, Any]) -> None:
+    run_id = judged_run["run"]["id"]
+    fragment = _page(pg_api, f"/runs/{run_id}/live")
+    assert fragment.lstrip().startswith('<div class="run-body" data-status="running">')
+    assert "<html" not in fragment
+    assert 'data-testid="headline-rate"' in fragment
+
+
+def test_pair_browser_filters_agree_with_the_pairs_api(
+    pg_api: httpx.Client, judged_run: dict[str, Any]
+) -> None:
+    run_id = judged_run["run"]["id"]
+    items = judged_run["items"]
+    modality = {p["external_id"]: p["metadata"]["modality"] for p in judged_run["pairs"]}
+
+    def shown(**params: Any) -> list[int]:
+        ids: list[int] = []
+        page = 1
+        while True:
+            html = _page(pg_api, f"/runs/{run_id}/pairs", page=page, **params)
+            (total,) = _attrs(html, 'data-testid="pair-total" data-total')
+            ids += [int(i) for i in _attrs(html, "data-pair-id")]
+            if 'rel="next"' not in html:
+                assert len(ids) == int(total)
+                return ids
+            page += 1
+
+    def expected(keep: Any) -> list[int]:
+        return [item["pair_id"] for item in items if keep(item)]
+
+    assert shown() == expected(lambda i: True)
+    assert len(shown()) == 140  # three pages of 50
+    losses = expected(lambda i: i["panel"] == "baseline")
+    assert losses and shown(outcome="baseline") == losses
+    flips = expected(lambda i: i["per_judge"][A] == "inconsistent")
+    assert flips and shown(judge=A, outcome="inconsistent") == flips
+    pending = expected(lambda i: i["panel"] is None)
+    assert len(pending) >= 20 and shown(outcome="missing") == pending
+
+    def disagree(item: dict[str, Any]) -> bool:
+        decided = [o for o in item["per_judge"].values() if o is not None]
+        return len(decided) >= 2 and len(set(decided)) > 1
+
+    assert expected(disagree) and shown(disagree="true") == expected(disagree)
+    ct_losses = expected(lambda i: i["panel"] == "baseline" and modality[i["external_id"]] == "CT")
+    assert shown(outcome="baseline", key="modality", value="CT") == ct_losses
+    assert shown(key="modality", value="no-such-value") == []
+
+
+def test_user_text_is_escaped(pg_api: httpx.Client) -> None:
+    run = create_run(pg_api, [S], name="<b>run</b>")
+    hostile = "<script>alert('x')</script>"
+    pair = {
+        "external_id": "x<1>",
+        "question": f"Q {hostile}",
+        "baseline_trace": f"line one\n{hostile}",
+        "candidate_trace": "line one\nsomething else",
+        "metadata": {"modality": hostile},
+    }
+    assert pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": [pair]}).status_code == 202
+    (item,) = pg_api.get(f"/v1/runs/{run['id']}/pairs").json()["items"]
+    for path in (
+        "/",
+        f"/runs/{run['id']}",
+        f"/runs/{run['id']}/pairs",
+        f"/pairs/{item['pair_id']}",
+    ):
+        html = _page(pg_api, path)
+        assert "<script>alert" not in html and "<b>run</b>" not in html
+    html = _page(pg_api, f"/pairs/{item['pair_id']}")
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    # The line both traces share is marked as such; the differing ones are not.
+    assert '<li value="1" class="shared"' in html
+    assert html.count('class="shared"') == 2
+
+
+def test_runs_page_newest_first_filtered_by_model(pg_api: httpx.Client) -> None:
+    older = create_run(pg_api, [S], candidate="model-x", baseline="model-base")
+    newer = create_run(pg_api, [S], candidate="model-y", baseline="model-base")
+    ids = [int(i) for i in _attrs(_page(pg_api, "/"), "data-run-id")]
+    assert ids == sorted(ids, reverse=True)
+    assert ids.index(newer["id"]) < ids.index(older["id"])
+    assert [int(i) for i in _attrs(_page(pg_api, "/", model="model-x"), "data-run-id")] == [
+        older["id"]
+    ]
+    both = _attrs(_page(pg_api, "/", model="model-base"), "data-run-id")
+    assert [int(i) for i in both] == [newer["id"], older["id"]]
+
+
+def test_runs_page_win_rate_is_the_stats_api_one(
+    pg_api: httpx.Client, judged_run: dict[str, Any]
+) -> None:
+    run_id = judged_run["run"]["id"]
+    html = _page(pg_api, "/", model="tuned-dash")
+    (row,) = re.findall(rf'<tr data-run-id="{run_id}">(.*?)</tr>', html, re.S)
+    (rate,) = _attrs(row, 'data-testid="run-win-rate" data-value')
+    assert float(rate) == pg_api.get(f"/v1/runs/{run_id}/stats").json()["win_rate"]
+
+
+def test_blind_labelling_hides_judges_and_walks_a_random_sample(
+    pg_api: httpx.Client, pg_url: str
+) -> None:
+    run = create_run(pg_api, [S, A])
+    pairs = sample_pairs(3)
+    assert pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
+    ids = [i["pair_id"] for i in pg_api.get(f"/v1/runs/{run['id']}/pairs").json()["items"]]
+    seen = set()
+    for _ in range(3):
+        response = pg_api.get(f"/runs/{run['id']}/label", params={"annotator": "ann"})
+        assert response.status_code == 303
+        pair_id = int(re.fullmatch(r"/pairs/(\d+)\?blind=true", response.headers["location"])[1])
+        assert pair_id in ids and pair_id not in seen
+        seen.add(pair_id)
+        html = _page(pg_api, f"/pairs/{pair_id}", blind="true")
+        assert "Response A" in html and "Response B" in html
+        assert "Verdicts" not in html and "tuned" not in html
+        label = pg_api.post(
+            f"/v1/pairs/{pair_id}/human-labels", json={"label": "tie", "annotator": "ann"}
+        )
+        assert label.status_code == 201
+    done = pg_api.get(f"/runs/{run['id']}/label", params={"annotator": "ann"})
+    assert done.status_code == 303 and done.headers["location"].endswith("?human=labelled")
+    # Another annotator still has the whole run to label.
+    assert pg_api.get(f"/runs/{run['id']}/label", params={"annotator": "bob"}).status_code == 303
+    html = _page(pg_api, f"/runs/{run['id']}/pairs", human="labelled")
+    assert sorted(int(i) for i in _attrs(html, "data-pair-id")) == sorted(ids)
+
+
+def test_leaderboard_page_shows_the_api_scores(pg_api: httpx.Client, pg_url: str) -> None:
+    first = create_run(pg_api, [S], candidate="lb-v1", baseline="lb-base")
+    second = create_run(pg_api, [S], candidate="lb-v2", baseline="lb-base")
+    for run, seed in ((first, 1), (second, 2)):
+        pairs = sample_pairs(40)
+        assert pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
+        plan = {k: {S: v[S]} for k, v in random_plan(40, seed=seed, judges=(S,)).items()}
+        apply_plan(pg_url, run["id"], plan)
+    ids = [first["id"], second["id"]]
+    board = pg_api.get("/v1/leaderboard", params={"runs": f"{ids[0]},{ids[1]}"}).json()
+    html = _page(pg_api, "/leaderboard", runs=ids)
+    assert _attrs(html, "data-model") == [m["model"] for m in board["models"]]
+    for model in board["models"]:
+        assert f"{model['score']:.2f}" in html
+    unlinked = create_run(pg_api, [S], candidate="lb-other", baseline="lb-else")
+    pairs = sample_pairs(5)
+    assert pg_api.post(f"/v1/runs/{unlinked['id']}/pairs", json={"pairs": pairs}).status_code == 202
+    plan = {k: {S: v[S]} for k, v in random_plan(5, seed=3, judges=(S,)).items()}
+    apply_plan(pg_url, unlinked["id"], plan)
+    html = _page(pg_api, "/leaderboard", runs=[*ids, unlinked["id"]])
+    assert 'role="alert"' in html and 'data-testid="leaderboard"' not in html
+
+
+def test_missing_things_are_404(pg_api: httpx.Client) -> None:
+    for path in ("/runs/999999", "/runs/999999/pairs", "/pairs/999999", "/runs/999999/live"):
+        assert pg_api.get(path).status_code == 404
+
+
+def test_pages_load_nothing_from_other_hosts(pg_api: httpx.Client) -> None:
+    html = _page(pg_api, "/")
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(not re.match(r"(https?:)?//", url) for url in assets)
+    for asset in ("/static/dashboard.js", "/static/dashboard.css"):
+        assert pg_api.get(asset).status_code == 200
+    assert all(
+        not path.startswith(("/runs", "/pairs", "/leaderboard"))
+        for path in pg_api.get("/openapi.json").json()["paths"]
+    )
+
+
+def test_cost_is_tokens_at_the_configured_prices(pg_settings: Settings, pg_url: str) -> None:
+    judges = {
+        name: config.model_copy(update={"input_usd_per_mtok": 2.5, "output_usd_per_mtok": 10.0})
+        for name, config in pg_settings.judges.items()
+    }
+    priced = Settings(
+        database_url=pg_settings.database_url,
+        redis_url=pg_settings.redis_url,
+        queue_name=pg_settings.queue_name,
+        judges=judges,
+    )
+    with (
+        BackgroundServer(create_app(priced)) as server,
+        httpx.Client(base_url=server.url, timeout=30) as api,
+    ):
+        run = create_run(api, [S])
+        pairs = sample_pairs(4)
+        assert api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
+        apply_plan(
+            pg_url, run["id"], {p["external_id"]: {S: {"baseline_first": "tie"}} for p in pairs}
+        )
+        with session_factory(pg_url)() as session:
+            session.execute(
+                update(Judgment)
+                .where(Judgment.run_id == run["id"], Judgment.status == "done")
+                .values(input_tokens=100_000, output_tokens=20_000)
+            )
+            session.commit()
+        # 4 calls x (0.1 M x $2.5 + 0.02 M x $10) = 4 x $0.45 = $1.80
+        html = _page(api, f"/runs/{run['id']}")
+        (cost,) = re.findall(r'data-testid="cost">([^<]+)<', html)
+        assert cost == "$1.80"
+        assert "$1.80" in _page(api, "/", model="tuned")
