@@ -143,11 +143,15 @@ def simulate(
 def demo(
     pairs: Annotated[int, typer.Option(help="How many bundled sample pairs to judge")] = 240,
     workers: Annotated[int, typer.Option(help="RQ worker processes when Redis is set")] = 2,
+    port: Annotated[int, typer.Option(help="API and dashboard port; busy or 0: any free")] = 8000,
+    serve: Annotated[
+        bool, typer.Option(help="Keep serving the dashboard until Ctrl-C (--no-serve: exit)")
+    ] = True,
 ) -> None:
-    """Judge the bundled sample with simulated judges and print the result."""
+    """Judge the bundled sample with simulated judges, print the result, serve the dashboard."""
     from judge_service.demo.runner import run_demo
 
-    raise typer.Exit(run_demo(pairs=pairs, workers=workers))
+    raise typer.Exit(run_demo(pairs=pairs, workers=workers, port=port, serve=serve))
 
 
 # -- client commands: a running API, reached over HTTP ---------------------------

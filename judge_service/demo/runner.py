@@ -8,6 +8,7 @@ the simulated provider's transparent decision rule.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -56,6 +57,19 @@ def demo_judges(simulator_url: str) -> dict[str, dict[str, Any]]:
             **common,
         },
     }
+
+
+def _port(wanted: int) -> int:
+    """The port asked for when it is free (a stable dashboard URL), else any free one."""
+    if wanted:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", wanted))
+            except OSError:
+                pass
+            else:
+                return wanted
+    return free_port()
 
 
 def _start_workers(count: int, stack: ExitStack) -> None:
@@ -111,7 +125,8 @@ def _follow(client: httpx.Client, run_id: int, console: Console) -> dict[str, An
             time.sleep(0.25)
 
 
-def run_demo(pairs: int = 240, workers: int = 2) -> int:
+def run_demo(pairs: int = 240, workers: int = 2, port: int = 8000, serve: bool = True) -> int:
+    """Judge the sample, print the figures, then (with `serve`) keep the dashboard up."""
     console = Console()
     os.environ.setdefault(KEY_ENV, "simulated-not-a-secret")
     simulator_port = free_port()
@@ -123,7 +138,7 @@ def run_demo(pairs: int = 240, workers: int = 2) -> int:
     with ExitStack() as stack:
         config = SimulatorConfig(latency_mean_s=0.02, latency_jitter_s=0.01, seed=7)
         stack.enter_context(BackgroundServer(create_simulator(config), port=simulator_port))
-        api = stack.enter_context(BackgroundServer(create_app(settings)))
+        api = stack.enter_context(BackgroundServer(create_app(settings), port=_port(port)))
         if settings.redis_url:
             _start_workers(workers, stack)
         where = "RQ on " + settings.redis_url if settings.redis_url else "in-process executor"
@@ -171,8 +186,13 @@ def run_demo(pairs: int = 240, workers: int = 2) -> int:
         }
         console.print(breakdown_table("Per-axis win rates (panel)", "axis", by_axis))
         console.print(f"[bold]{headline(stats)}[/] [yellow](simulated judges)[/]")
-        console.print(
-            f"API docs: {api.url}/docs while this demo ran; "
-            "`judge-service serve` serves them at http://127.0.0.1:8000/docs"
-        )
+        console.print(f"API docs: {api.url}/docs")
+        console.print(f"[bold]Dashboard: {api.url}/runs/{run['id']}[/] (all runs: {api.url}/)")
+        if serve:
+            console.print("Serving the dashboard and the API; press Ctrl-C to stop.")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                console.print("stopped")
     return 0

@@ -1,11 +1,14 @@
 """`judge-service demo`, as `make demo` runs it, in a subprocess."""
 
 import os
+import re
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import REPO
@@ -17,7 +20,7 @@ def run_demo(cwd: Path, extra_env: dict[str, str], pairs: int = 200) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}
     env.update(extra_env, COLUMNS="160", PYTHONPATH=str(REPO))
     result = subprocess.run(
-        [sys.executable, "-m", "judge_service", "demo", "--pairs", str(pairs)],
+        [sys.executable, "-m", "judge_service", "demo", "--pairs", str(pairs), "--no-serve"],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -33,6 +36,7 @@ def _check(output: str, pairs: int) -> None:
     assert f"{pairs} pairs accepted" in output
     assert "win rate of" in output and "95% CI" in output
     assert "/docs" in output
+    assert re.search(r"Dashboard: http://127\.0\.0\.1:\d+/runs/\d+", output)
     assert all(judge in output for judge in ("sim-openai", "sim-anthropic", "sim-local"))
     assert "reasoning-trace rubric (5-level scale)" in output
     assert "Per-axis win rates" in output
@@ -60,3 +64,39 @@ def test_demo_on_postgres_and_rq(
     )
     _check(output, 200)
     assert "RQ on redis://" in output
+
+
+def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path) -> None:
+    """Without --no-serve the demo keeps its dashboard up (here on SQLite) until SIGINT."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}
+    env.update(COLUMNS="160", PYTHONPATH=str(REPO))
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "judge_service", "demo", "--pairs", "12", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        for line in demo.stdout:
+            lines.append(line)
+            if "press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        url = re.search(r"Dashboard: (http://\S+/runs/(\d+))", output)
+        assert url, output
+        page = httpx.get(url[1], timeout=30)
+        assert page.status_code == 200 and 'data-testid="headline-rate"' in page.text
+        stats = httpx.get(url[1].replace("/runs/", "/v1/runs/") + "/stats", timeout=30).json()
+        assert f'data-value="{stats["win_rate"]}"' in page.text
+        for path in ("/", f"/runs/{url[2]}/pairs?key=modality&value=CT", "/leaderboard"):
+            assert httpx.get(url[1].split("/runs/")[0] + path, timeout=30).status_code == 200
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
