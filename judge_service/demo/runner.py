@@ -8,6 +8,7 @@ the simulated provider's transparent decision rule.
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -190,9 +191,16 @@ def run_demo(pairs: int = 240, workers: int = 2, port: int = 8000, serve: bool =
         console.print(f"[bold]Dashboard: {api.url}/runs/{run['id']}[/] (all runs: {api.url}/)")
         if serve:
             console.print("Serving the dashboard and the API; press Ctrl-C to stop.")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                console.print("stopped")
+            _wait_for_stop()
+            console.print("stopped")
     return 0
+
+
+def _wait_for_stop() -> None:
+    """Until Ctrl-C or SIGTERM; either way the ExitStack then stops servers and workers."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
 from tests.conftest import Stack, StackFactory, create_run, wait_until_done
+from tests.dashboard.test_pages import PIXEL
 
 pytestmark = pytest.mark.slow
 
@@ -99,6 +100,9 @@ def test_run_page_follows_a_judging_run_live(page: Page, slow_stack: Stack) -> N
     expect(page.locator(".run-body")).to_have_attribute("data-status", "done", timeout=30_000)
     assert page.evaluate("window.loadedOnce") is True
     shot(page, "run-done")
+    # Readable at laptop width: nothing runs off the side of a 1280-pixel window.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
 
     stats = api.get(f"/v1/runs/{run['id']}/stats").json()
     rate = page.locator('[data-testid="headline-rate"]')
@@ -137,7 +141,8 @@ def _check_stacked_bars(page: Page, stats: dict[str, Any]) -> None:
 def test_labels_clicked_in_the_browser_reach_the_api(page: Page, stack: Stack) -> None:
     api = stack.api
     run = create_run(api, ["sim"], candidate="tuned-label")
-    assert api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample_pairs(6)}).status_code
+    pairs = [{**pair, "image_urls": [PIXEL]} for pair in sample_pairs(6)]
+    assert api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
     stack.start_worker()
     wait_until_done(api, run["id"])
 
@@ -156,6 +161,9 @@ def test_labels_clicked_in_the_browser_reach_the_api(page: Page, stack: Stack) -
     rows.first.locator("a").click()
     pair_id = int(page.url.rsplit("/", 1)[1])
     assert pair_id == wins[0]
+    thumbnail = page.locator(".thumbs img")
+    expect(thumbnail).to_have_count(1)
+    assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 1
     page.fill('[data-testid="annotator"]', "dr-who")
     page.click('button[data-label="candidate"]')
     expect(page.locator('[data-testid="label-status"]')).to_have_text("Saved: candidate")

@@ -21,6 +21,10 @@ from tests.api.plans import apply_plan, random_plan
 from tests.conftest import create_run
 
 S, A = "sim", "sim-anthropic"
+PIXEL = (  # a 1x1 PNG
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
 
 
 def _page(api: httpx.Client, path: str, **params: Any) -> str:
@@ -144,6 +148,7 @@ def test_user_text_is_escaped(pg_api: httpx.Client) -> None:
         "baseline_trace": f"line one\n{hostile}",
         "candidate_trace": "line one\nsomething else",
         "metadata": {"modality": hostile},
+        "image_urls": [PIXEL],
     }
     assert pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": [pair]}).status_code == 202
     (item,) = pg_api.get(f"/v1/runs/{run['id']}/pairs").json()["items"]
@@ -157,6 +162,7 @@ def test_user_text_is_escaped(pg_api: httpx.Client) -> None:
         assert "<script>alert" not in html and "<b>run</b>" not in html
     html = _page(pg_api, f"/pairs/{item['pair_id']}")
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert f'<img src="{PIXEL}"' in html
     # The line both traces share is marked as such; the differing ones are not.
     assert '<li value="1" class="shared"' in html
     assert html.count('class="shared"') == 2

@@ -66,8 +66,9 @@ def test_demo_on_postgres_and_rq(
     assert "RQ on redis://" in output
 
 
-def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path) -> None:
-    """Without --no-serve the demo keeps its dashboard up (here on SQLite) until SIGINT."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_demo_serves_the_dashboard_until_stopped(tmp_path: Path, stop: signal.Signals) -> None:
+    """Without --no-serve the demo keeps its dashboard up (here on SQLite) until stopped."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}
     env.update(COLUMNS="160", PYTHONPATH=str(REPO))
     demo = subprocess.Popen(
@@ -94,8 +95,9 @@ def test_demo_serves_the_dashboard_until_ctrl_c(tmp_path: Path) -> None:
         assert f'data-value="{stats["win_rate"]}"' in page.text
         for path in ("/", f"/runs/{url[2]}/pairs?key=modality&value=CT", "/leaderboard"):
             assert httpx.get(url[1].split("/runs/")[0] + path, timeout=30).status_code == 200
-        demo.send_signal(signal.SIGINT)
+        demo.send_signal(stop)  # Ctrl-C, or a service manager
         assert demo.wait(timeout=60) == 0
+        assert demo.stdout.read().strip().endswith("stopped")
     finally:
         if demo.poll() is None:
             demo.kill()
