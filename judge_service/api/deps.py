@@ -30,8 +30,11 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 
 
+MAX_ID = 2**63 - 1  # BIGINT: a larger id cannot exist, and PostgreSQL would refuse to compare
+
+
 def get_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
+    run = session.get(Run, run_id) if 0 < run_id <= MAX_ID else None
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     return run

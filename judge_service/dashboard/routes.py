@@ -13,11 +13,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from judge_service.api.deps import SessionDep, SettingsDep, get_run
+from judge_service.api.deps import MAX_ID, SessionDep, SettingsDep, get_run
 from judge_service.api.routes.leaderboard import MAX_RUNS, compute_leaderboard
+from judge_service.api.schemas import Text
 from judge_service.config import Settings
 from judge_service.dashboard import format as fmt
 from judge_service.dashboard.views import (
@@ -62,8 +64,8 @@ def runs_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    model: str | None = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    model: Annotated[Text | None, Query(max_length=200)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     rows, older = list_runs(
         session,
@@ -145,7 +147,9 @@ def pairs_view(
 
 
 @router.get("/runs/{run_id}/label")
-def label_next(run_id: int, session: SessionDep, annotator: str = "") -> RedirectResponse:
+def label_next(
+    run_id: int, session: SessionDep, annotator: Annotated[Text, Query(max_length=100)] = ""
+) -> RedirectResponse:
     """Blind labelling of a random sample: opens a pair this annotator has not labelled."""
     run = get_run(session, run_id)
     pair_id = next_unlabelled(session, run, annotator)
@@ -158,7 +162,7 @@ def label_next(run_id: int, session: SessionDep, annotator: str = "") -> Redirec
 def pair_view(
     request: Request, pair_id: int, session: SessionDep, blind: bool = False
 ) -> HTMLResponse:
-    pair = session.get(Pair, pair_id)
+    pair = session.get(Pair, pair_id) if 0 < pair_id <= MAX_ID else None
     if pair is None:
         raise HTTPException(status_code=404, detail=f"pair {pair_id} not found")
     return _page(request, "pair.html", **pair_page(session, pair, blind))
@@ -168,7 +172,7 @@ def pair_view(
 def leaderboard_view(
     request: Request,
     session: SessionDep,
-    runs: Annotated[list[int] | None, Query()] = None,
+    runs: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Query()] = None,
 ) -> HTMLResponse:
     choices = list(session.scalars(select(Run).order_by(Run.id.desc()).limit(MAX_RUNS)))
     chosen = sorted(set(runs))[:MAX_RUNS] if runs else linked_runs(choices)

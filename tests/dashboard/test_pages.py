@@ -293,3 +293,27 @@ def test_cost_is_tokens_at_the_configured_prices(pg_settings: Settings, pg_url: 
         (cost,) = re.findall(r'data-testid="cost">([^<]+)<', html)
         assert cost == "$1.80"
         assert "$1.80" in _page(api, "/", model="tuned")
+
+
+def test_hostile_query_values_are_never_a_server_error(
+    pg_api: httpx.Client, judged_run: dict[str, Any]
+) -> None:
+    run_id = judged_run["run"]["id"]
+    pair_id = judged_run["items"][0]["pair_id"]
+    huge = str(10**20)
+    cases = {
+        f"/runs/{huge}": 404,
+        f"/runs/{huge}/pairs": 404,
+        f"/pairs/{huge}": 404,
+        f"/?before={huge}": 422,
+        "/?model=a%00b": 422,
+        f"/runs/{run_id}?by=%00": 200,
+        f"/runs/{run_id}/pairs?page={huge}": 200,
+        f"/runs/{run_id}/pairs?judge=%00&outcome=%00&key=%00&value=%00&human=%00": 200,
+        f"/runs/{run_id}/label?annotator=a%00b": 422,
+        f"/leaderboard?runs={huge}": 422,
+        f"/pairs/{pair_id}?blind=maybe": 422,
+    }
+    for path, status in cases.items():
+        response = pg_api.get(path, follow_redirects=False)
+        assert response.status_code == status, (path, response.status_code, response.text[:300])
