@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from judge_service import __version__
+from judge_service.api.limits import BodyLimitMiddleware
 from judge_service.api.routes import (
     health,
     human_labels,
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Pairwise LLM-as-a-judge: is the fine-tuned model's reasoning better?",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     for module in (
         runs,
         pairs,

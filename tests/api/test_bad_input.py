@@ -1,0 +1,155 @@
+"""Bad input of every kind is a 413 or a 422 that names the field or the limit, never a 500.
+
+Over a real socket on PostgreSQL, like the rest of the API tests; the body limit is
+also driven at the ASGI level, where a Content-Length can lie.
+"""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from judge_service.api.app import create_app
+from judge_service.api.limits import BodyLimitMiddleware
+from judge_service.api.schemas import MAX_METADATA_KEYS, MAX_QUESTION_CHARS, MAX_TRACE_CHARS
+from judge_service.background import BackgroundServer
+from judge_service.client._inputs import encode_pair
+from judge_service.config import Settings
+from judge_service.demo.sample import sample_pairs
+from judge_service.judging.images import MAX_IMAGES
+from tests.conftest import create_run
+
+SMALL_LIMIT = 4096
+
+
+@pytest.fixture(scope="module")
+def small_api(pg_settings: Settings) -> Iterator[httpx.Client]:
+    """The API with a 4 KiB body limit."""
+    settings = pg_settings.model_copy(update={"max_body_bytes": SMALL_LIMIT})
+    with (
+        BackgroundServer(create_app(settings)) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        yield client
+
+
+def _pairs_json(size: int) -> bytes:
+    """A pairs body of exactly `size` bytes (a long question)."""
+    pair = {**sample_pairs(1)[0], "question": ""}
+    padding = size - len(json.dumps({"pairs": [pair]}).encode())
+    return json.dumps({"pairs": [{**pair, "question": "q" * padding}]}).encode()
+
+
+def _assert_too_large(response: httpx.Response) -> None:
+    assert response.status_code == 413, response.text
+    assert f"limit of {SMALL_LIMIT} bytes" in response.json()["detail"]
+
+
+def test_body_at_the_limit_is_accepted(small_api: httpx.Client) -> None:
+    run = create_run(small_api, ["sim"])
+    body = _pairs_json(SMALL_LIMIT)
+    assert len(body) == SMALL_LIMIT
+    response = small_api.post(
+        f"/v1/runs/{run['id']}/pairs", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 202, response.text
+
+
+def test_body_over_the_limit_is_413_with_content_length(small_api: httpx.Client) -> None:
+    run = create_run(small_api, ["sim"])
+    response = small_api.post(
+        f"/v1/runs/{run['id']}/pairs",
+        content=_pairs_json(SMALL_LIMIT + 1),
+        headers={"content-type": "application/json"},
+    )
+    assert response.request.headers["content-length"] == str(SMALL_LIMIT + 1)
+    _assert_too_large(response)
+    assert small_api.get(f"/v1/runs/{run['id']}").json()["counts"]["pairs"] == 0
+
+
+def test_body_over_the_limit_is_413_without_content_length(small_api: httpx.Client) -> None:
+    run = create_run(small_api, ["sim"])
+    body = _pairs_json(SMALL_LIMIT * 3)
+    pieces = (body[i : i + 1000] for i in range(0, len(body), 1000))
+    response = small_api.post(
+        f"/v1/runs/{run['id']}/pairs", content=pieces, headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    _assert_too_large(response)
+    assert small_api.get(f"/v1/runs/{run['id']}").json()["counts"]["pairs"] == 0
+
+
+def _asgi_call(
+    app: BodyLimitMiddleware, body_chunks: list[bytes], content_length: int
+) -> tuple[list[Message], int]:
+    """Drive the middleware by hand: its response messages and how many chunks it read."""
+    scope: Scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "headers": [(b"content-length", str(content_length).encode())],
+    }
+    incoming = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(body_chunks) - 1}
+        for i, chunk in enumerate(body_chunks)
+    ]
+    read = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal read
+        read += 1
+        return incoming[read - 1]
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent, read
+
+
+async def _echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """An app that answers 200 with the body it read."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_a_lying_content_length_does_not_let_a_large_body_in() -> None:
+    app = BodyLimitMiddleware(_echo, max_bytes=1000)
+    sent, read = _asgi_call(app, [b"x" * 600] * 100, content_length=10)
+    assert sent[0]["status"] == 413
+    assert b"limit of 1000 bytes" in sent[1]["body"]
+    assert read == 2  # stopped reading at the first chunk past the limit
+
+
+def test_a_body_within_the_limit_reaches_the_app_whole() -> None:
+    app = BodyLimitMiddleware(_echo, max_bytes=1000)
+    sent, read = _asgi_call(app, [b"a" * 400, b"b" * 400, b"c" * 200], content_length=1000)
+    assert sent[0]["status"] == 200
+    assert sent[1]["body"] == b"a" * 400 + b"b" * 400 + b"c" * 200
+    assert read == 3
+
+
+def test_default_limit_admits_one_pair_at_every_field_limit() -> None:
+    image = "data:image/png;base64," + "A" * (8_000_000 - len("data:image/png;base64,"))
+    pair: dict[str, Any] = {
+        "external_id": "x" * 200,
+        "question": "q" * MAX_QUESTION_CHARS,
+        "baseline_trace": "b" * MAX_TRACE_CHARS,
+        "candidate_trace": "c" * MAX_TRACE_CHARS,
+        "reference_answer": "r" * MAX_QUESTION_CHARS,
+        "image_urls": [image] * MAX_IMAGES,
+        "metadata": {f"{i:0100d}": "v" * 1000 for i in range(MAX_METADATA_KEYS)},
+    }
+    size = len(b'{"pairs":[]}') + len(encode_pair(pair))
+    assert size <= Settings().max_body_bytes
