@@ -1,14 +1,25 @@
-"""What a request body may be before any model sees it.
+"""What a request body may be before any model sees it: its size, and JSON that parses cleanly.
 
 The size limit counts bytes as they arrive, so neither a missing nor a false
-Content-Length lets a larger body into memory.
+Content-Length lets a larger body into memory. The JSON rules turn what Python's
+parser would accept or choke on (invalid UTF-8, NaN, 1e400, nesting deep enough
+to exhaust the stack) into FastAPI's own 422, never a 400 or a 500.
 """
 
+import json
+import math
 from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
 
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MAX_JSON_DEPTH = 32
+MAX_INT_DIGITS = 4300  # Python's own limit for int(str): past it conversion is quadratic
 
 
 class BodyLimitMiddleware:
@@ -51,3 +62,84 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"request body over the limit of {self.max_bytes} bytes; split the request"
         await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"integer of more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels (iterative: no recursion)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON, or a `JSONDecodeError` (FastAPI's 422) saying what is wrong.
+
+    UTF-8 only, as RFC 8259 requires (a byte order mark is skipped); no NaN or
+    Infinity, which PostgreSQL's jsonb cannot store and JSON does not define.
+    """
+    try:
+        text = body.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        doc = body.decode("utf-8", "replace")
+        msg = f"invalid UTF-8: byte 0x{body[error.start]:02x} at offset {error.start}"
+        raise json.JSONDecodeError(msg, doc, error.start) from None
+    too_deep = f"arrays and objects nested more than {MAX_JSON_DEPTH} levels deep"
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except RecursionError:
+        raise json.JSONDecodeError(too_deep, text, 0) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as error:  # from the hooks above
+        raise json.JSONDecodeError(str(error), text, 0) from None
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise json.JSONDecodeError(too_deep, text, 0)
+    return value
+
+
+class StrictJSONRequest(Request):
+    """A request whose `json()` is `parse_json`: the one FastAPI calls to read a body."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = parse_json(await self.body())
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """Pass as `route_class` to every router whose routes take a JSON body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_handler(request: Request) -> Response:
+            return await handler(StrictJSONRequest(request.scope, request.receive))
+
+        return strict_handler

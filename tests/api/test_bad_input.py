@@ -6,6 +6,7 @@ also driven at the ASGI level, where a Content-Length can lie.
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from judge_service.api.app import create_app
-from judge_service.api.limits import BodyLimitMiddleware
+from judge_service.api.limits import MAX_JSON_DEPTH, BodyLimitMiddleware, parse_json
 from judge_service.api.schemas import MAX_METADATA_KEYS, MAX_QUESTION_CHARS, MAX_TRACE_CHARS
 from judge_service.background import BackgroundServer
 from judge_service.client._inputs import encode_pair
@@ -153,3 +154,96 @@ def test_default_limit_admits_one_pair_at_every_field_limit() -> None:
     }
     size = len(b'{"pairs":[]}') + len(encode_pair(pair))
     assert size <= Settings().max_body_bytes
+
+
+def _json_error(response: httpx.Response) -> tuple[list[Any], str]:
+    """The location and reason of FastAPI's 422 for a body that is not acceptable JSON."""
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["type"] == "json_invalid"
+    return error["loc"], error["ctx"]["error"]
+
+
+def _post_raw(api: httpx.Client, path: str, body: bytes) -> httpx.Response:
+    return api.post(path, content=body, headers={"content-type": "application/json"})
+
+
+def _pair_with(raw_metadata: bytes) -> bytes:
+    """A pairs body whose one pair has `raw_metadata` spliced in as its metadata."""
+    pair = json.dumps({**sample_pairs(1)[0], "metadata": "@"}).encode()
+    return b'{"pairs": [' + pair.replace(b'"@"', raw_metadata) + b"]}"
+
+
+def test_invalid_utf8_is_422_naming_the_offset(pg_api: httpx.Client) -> None:
+    run = create_run(pg_api, ["sim"])
+    body = _pair_with(b'{"modality": "CT \xff\xfe"}')
+    offset = body.index(b"\xff")
+    loc, reason = _json_error(_post_raw(pg_api, f"/v1/runs/{run['id']}/pairs", body))
+    assert loc == ["body", offset]
+    assert reason == f"invalid UTF-8: byte 0xff at offset {offset}"
+    assert pg_api.get(f"/v1/runs/{run['id']}").json()["counts"]["pairs"] == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"NaN", "NaN is not a JSON number"),
+        (b"Infinity", "Infinity is not a JSON number"),
+        (b"-Infinity", "-Infinity is not a JSON number"),
+        (b"1e400", "number 1e400 is out of range"),
+        (b"1" * 4301, "integer of more than 4300 digits"),
+    ],
+)
+def test_non_finite_and_oversized_numbers_are_422(
+    pg_api: httpx.Client, value: bytes, reason: str
+) -> None:
+    run = create_run(pg_api, ["sim"])
+    body = _pair_with(b'{"score": ' + value + b"}")
+    assert _json_error(_post_raw(pg_api, f"/v1/runs/{run['id']}/pairs", body))[1] == reason
+    assert pg_api.get(f"/v1/runs/{run['id']}").json()["counts"]["pairs"] == 0
+
+
+@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
+def test_deep_nesting_is_422(pg_api: httpx.Client, depth: int) -> None:
+    run = create_run(pg_api, ["sim"])
+    # The pair object sits at depth 3 (body, pairs, pair), its metadata at 4.
+    nested = b"[" * (depth - 4) + b"]" * (depth - 4)
+    body = _pair_with(b'{"modality": ' + nested + b"}")
+    _, reason = _json_error(_post_raw(pg_api, f"/v1/runs/{run['id']}/pairs", body))
+    assert reason == "arrays and objects nested more than 32 levels deep"
+
+
+def test_nesting_at_the_limit_reaches_the_model(pg_api: httpx.Client) -> None:
+    run = create_run(pg_api, ["sim"])
+    body = _pair_with(b'{"modality": ' + b"[" * 28 + b"]" * 28 + b"}")
+    response = _post_raw(pg_api, f"/v1/runs/{run['id']}/pairs", body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:5] == ["body", "pairs", 0, "metadata", "modality"]
+
+
+def test_every_json_body_is_parsed_strictly(pg_api: httpx.Client) -> None:
+    """Each operation that takes a body refuses NaN as JSON, before any model sees it."""
+    paths = pg_api.get("/openapi.json").json()["paths"]
+    operations = [
+        (method, re.sub(r"\{[^}]+\}", "1", path))
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    ]
+    assert len(operations) == 4  # runs, pairs, human labels, rubrics
+    for method, path in operations:
+        response = pg_api.request(
+            method, path, content=b'{"x": NaN}', headers={"content-type": "application/json"}
+        )
+        assert _json_error(response)[1] == "NaN is not a JSON number", (method, path)
+
+
+def test_parse_json_keeps_what_json_allows() -> None:
+    body = '\ufeff{"emoji": "\\ud83d\\ude00", "x": 1.5, "n": -12}'.encode()
+    assert parse_json(body) == {"emoji": "\U0001f600", "x": 1.5, "n": -12}
+    deepest = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert parse_json(deepest) == json.loads(deepest)
+    with pytest.raises(json.JSONDecodeError, match="invalid UTF-8: byte 0xff at offset 0"):
+        parse_json('{"a": 1}'.encode("utf-16"))  # RFC 8259: JSON between systems is UTF-8
+    with pytest.raises(json.JSONDecodeError, match="invalid UTF-8: byte 0xc0 at offset 10"):
+        parse_json(b'\xef\xbb\xbf{"a": "\xc0\x80"}')  # an overlong NUL, after a byte order mark

@@ -8,11 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from judge_service.api.deps import SessionDep
+from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import Text
 from judge_service.db.models import HumanLabel, Pair
 from judge_service.judging.verdicts import Verdict
 
-router = APIRouter(prefix="/v1/pairs", tags=["human labels"])
+router = APIRouter(prefix="/v1/pairs", tags=["human labels"], route_class=StrictJSONRoute)
 
 
 class HumanLabelIn(BaseModel):

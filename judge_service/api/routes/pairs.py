@@ -5,12 +5,13 @@ import logging
 from fastapi import APIRouter
 
 from judge_service.api.deps import DispatcherDep, SessionDep, get_run
+from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import PairIn, PairsAccepted, PairsIn
 from judge_service.db.queries import insert_pairs
 from judge_service.jobs.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/runs", tags=["pairs"])
+router = APIRouter(prefix="/v1/runs", tags=["pairs"], route_class=StrictJSONRoute)
 
 
 def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int) -> int:

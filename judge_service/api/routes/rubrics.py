@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from judge_service.api.deps import SessionDep
+from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import RubricPublic
 from judge_service.db.rubrics import get_rubric, list_rubrics, register_rubric
 from judge_service.judging.rubrics import BUILTIN, RubricDefinition
 
-router = APIRouter(prefix="/v1/rubrics", tags=["rubrics"])
+router = APIRouter(prefix="/v1/rubrics", tags=["rubrics"], route_class=StrictJSONRoute)
 
 
 def _public(rubric: RubricDefinition, version: int) -> RubricPublic:

@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select, update
 
 from judge_service.api.deps import DispatcherDep, SessionDep, SettingsDep, get_run
+from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.routes.pairs import dispatch_committed
 from judge_service.api.schemas import RetryAccepted, RunCountsPublic, RunCreate, RunPublic
 from judge_service.config import JudgeConfig
@@ -15,7 +16,7 @@ from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs
 from judge_service.db.rubrics import get_rubric
 from judge_service.judging.protocol import Scale
 
-router = APIRouter(prefix="/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=StrictJSONRoute)
 
 
 def run_public(run: Run, counts: RunCounts) -> RunPublic:
