@@ -8,6 +8,7 @@ to exhaust the stack) into FastAPI's own 422, never a 400 or a 500.
 
 import json
 import math
+import re
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
@@ -20,6 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_JSON_DEPTH = 32
 MAX_INT_DIGITS = 4300  # Python's own limit for int(str): past it conversion is quadratic
+# Valid UTF-8 cannot encode a surrogate, so only a JSON escape can put one in a string.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BodyLimitMiddleware:
@@ -93,11 +97,33 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+def _lone_surrogate_at(value: Any) -> str | None:
+    """Where a string or key holds an unpaired surrogate (escaped pairs are one character)."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return path or "the body"
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                # Named with the surrogate escaped: the message itself must be valid UTF-8.
+                here = key.encode("utf-8", "backslashreplace").decode()
+                here = f"{path}.{here}" if path else here
+                if _SURROGATE.search(key):
+                    return f"a key: {here}"
+                stack.append((child, here))
+        elif isinstance(node, list):
+            stack.extend((child, f"{path}.{i}" if path else str(i)) for i, child in enumerate(node))
+    return None
+
+
 def parse_json(body: bytes) -> Any:
     """The body as JSON, or a `JSONDecodeError` (FastAPI's 422) saying what is wrong.
 
     UTF-8 only, as RFC 8259 requires (a byte order mark is skipped); no NaN or
-    Infinity, which PostgreSQL's jsonb cannot store and JSON does not define.
+    Infinity, which PostgreSQL's jsonb cannot store and JSON does not define; no
+    unpaired surrogate escape, which no UTF-8 response or PostgreSQL string can hold.
     """
     try:
         text = body.decode("utf-8").removeprefix("\ufeff")
@@ -121,6 +147,8 @@ def parse_json(body: bytes) -> Any:
         raise json.JSONDecodeError(str(error), text, 0) from None
     if _deeper_than(value, MAX_JSON_DEPTH):
         raise json.JSONDecodeError(too_deep, text, 0)
+    if _SURROGATE_ESCAPE.search(text) and (where := _lone_surrogate_at(value)):
+        raise json.JSONDecodeError(f"unpaired UTF-16 surrogate escape in {where}", text, 0)
     return value
 
 

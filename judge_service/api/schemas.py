@@ -8,22 +8,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from judge_service.judging.images import MAX_IMAGES, check_image_url
 from judge_service.judging.protocol import Scale
 from judge_service.judging.rubrics import DEFAULT_RUBRIC, RubricDefinition
+from judge_service.text import Text, storable
 
 MAX_TRACE_CHARS = 200_000
 MAX_QUESTION_CHARS = 50_000
 MAX_METADATA_KEYS = 50
 
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail at INSERT.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
 Label = Annotated[Text, Field(min_length=1, max_length=200)]
-MetadataValue = Annotated[str, Field(max_length=1000), AfterValidator(_no_nul)] | int | float | bool
+MetadataValue = (
+    Annotated[str, Field(max_length=1000), AfterValidator(storable)] | int | float | bool
+)
 
 
 class RunCreate(BaseModel):
@@ -36,7 +30,9 @@ class RunCreate(BaseModel):
         min_length=1, max_length=10, description="Names from GET /v1/judges"
     )
     swap: bool = Field(default=True, description="Judge each pair in both orders")
-    rubric: str = Field(default=DEFAULT_RUBRIC, description="A name from GET /v1/rubrics")
+    rubric: Text = Field(
+        default=DEFAULT_RUBRIC, max_length=60, description="A name from GET /v1/rubrics"
+    )
     rubric_version: int | None = Field(default=None, ge=1, description="Default: the latest")
     scale: Scale = Field(default=Scale.THREE, description="3-way (A/B/C) or 5-level (A>>B..B>>A)")
     strong_weight: float = Field(

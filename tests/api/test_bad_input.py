@@ -247,3 +247,115 @@ def test_parse_json_keeps_what_json_allows() -> None:
         parse_json('{"a": 1}'.encode("utf-16"))  # RFC 8259: JSON between systems is UTF-8
     with pytest.raises(json.JSONDecodeError, match="invalid UTF-8: byte 0xc0 at offset 10"):
         parse_json(b'\xef\xbb\xbf{"a": "\xc0\x80"}')  # an overlong NUL, after a byte order mark
+
+
+@pytest.fixture(scope="module")
+def one_pair(pg_api: httpx.Client) -> dict[str, int]:
+    """A run holding one pair: targets for the routes that need them."""
+    run = create_run(pg_api, ["sim"])
+    pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample_pairs(1)}).raise_for_status()
+    [item] = pg_api.get(f"/v1/runs/{run['id']}/pairs").json()["items"]
+    return {"run": run["id"], "pair": item["pair_id"]}
+
+
+RUN = {"name": "n", "baseline": "b", "candidate": "c", "judges": ["sim"]}
+RUBRIC = {"name": "bad-input", "overall": "o", "axes": [{"name": "a", "description": "d"}]}
+
+
+def _pair_body(**change: Any) -> dict[str, Any]:
+    return {"pairs": [{**sample_pairs(1)[0], "external_id": "nul", **change}]}
+
+
+PAIR_LOC = ["body", "pairs", 0]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "loc"),
+    [
+        ("/v1/runs", {**RUN, "name": "n\x00"}, ["body", "name"]),
+        ("/v1/runs", {**RUN, "candidate": "c\x00"}, ["body", "candidate"]),
+        ("/v1/runs", {**RUN, "rubric": "general\x00"}, ["body", "rubric"]),
+        ("/v1/runs/{run}/pairs", _pair_body(external_id="e\x00"), [*PAIR_LOC, "external_id"]),
+        ("/v1/runs/{run}/pairs", _pair_body(question="q\x00"), [*PAIR_LOC, "question"]),
+        ("/v1/runs/{run}/pairs", _pair_body(baseline_trace="\x00"), [*PAIR_LOC, "baseline_trace"]),
+        (
+            "/v1/runs/{run}/pairs",
+            _pair_body(reference_answer="r\x00"),
+            [*PAIR_LOC, "reference_answer"],
+        ),
+        (
+            "/v1/runs/{run}/pairs",
+            _pair_body(image_urls=["https://x.org/\x00.png"]),
+            [*PAIR_LOC, "image_urls", 0],
+        ),
+        (
+            "/v1/runs/{run}/pairs",
+            _pair_body(metadata={"k\x00": 1}),
+            [*PAIR_LOC, "metadata", "k\x00", "[key]"],
+        ),
+        (
+            "/v1/runs/{run}/pairs",
+            _pair_body(metadata={"k": "v\x00"}),
+            [*PAIR_LOC, "metadata", "k"],
+        ),
+        (
+            "/v1/pairs/{pair}/human-labels",
+            {"label": "tie", "annotator": "\x00"},
+            ["body", "annotator"],
+        ),
+        ("/v1/rubrics", {**RUBRIC, "description": "d\x00"}, ["body", "description"]),
+        ("/v1/rubrics", {**RUBRIC, "overall": "o\x00"}, ["body", "overall"]),
+        (
+            "/v1/rubrics",
+            {**RUBRIC, "axes": [{"name": "a", "description": "\x00"}]},
+            ["body", "axes", 0, "description"],
+        ),
+    ],
+)
+def test_nul_in_a_body_field_is_422_naming_it(
+    pg_api: httpx.Client, one_pair: dict[str, int], path: str, body: Any, loc: list[Any]
+) -> None:
+    response = pg_api.post(path.format(**one_pair), json=body)
+    assert response.status_code == 422, response.text
+    # A metadata value is str | int | float | bool: one error per member; the str one says why.
+    named = [error for error in response.json()["detail"] if error["loc"][: len(loc)] == loc]
+    assert any("NUL" in e["msg"] or "control characters" in e["msg"] for e in named), named
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "loc"),
+    [
+        ("GET", "/v1/runs/{run}/stats?by=modality%00", ["query", "by"]),
+        ("POST", "/v1/runs/{run}/retry-failed?reason=timeout%00", ["query", "reason"]),
+        ("GET", "/v1/rubrics/general%00", ["path", "name"]),
+    ],
+)
+def test_nul_in_a_query_or_path_is_422_naming_it(
+    pg_api: httpx.Client, one_pair: dict[str, int], method: str, path: str, loc: list[str]
+) -> None:
+    response = pg_api.request(method, path.format(**one_pair))
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == loc
+    assert "NUL" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        ("/v1/runs/{run}/pairs", _pair_body(question="q\ud800"), "pairs.0.question"),
+        (
+            "/v1/runs/{run}/pairs",
+            _pair_body(metadata={"\udfffk": 1}),
+            "a key: pairs.0.metadata.\\udfffk",
+        ),
+        ("/v1/pairs/{pair}/human-labels", {"label": "tie", "annotator": "\udc00"}, "annotator"),
+        ("/v1/rubrics", {**RUBRIC, "overall": "\ud83d"}, "overall"),
+    ],
+)
+def test_an_unpaired_surrogate_is_422_naming_where(
+    pg_api: httpx.Client, one_pair: dict[str, int], path: str, body: Any, where: str
+) -> None:
+    raw = json.dumps(body).encode()  # ensure_ascii: the surrogate travels as a \u escape
+    _, reason = _json_error(_post_raw(pg_api, path.format(**one_pair), raw))
+    assert reason == f"unpaired UTF-16 surrogate escape in {where}"

@@ -9,6 +9,7 @@ from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import RubricPublic
 from judge_service.db.rubrics import get_rubric, list_rubrics, register_rubric
 from judge_service.judging.rubrics import BUILTIN, RubricDefinition
+from judge_service.text import Text
 
 router = APIRouter(prefix="/v1/rubrics", tags=["rubrics"], route_class=StrictJSONRoute)
 
@@ -24,7 +25,7 @@ def rubrics(session: SessionDep) -> list[RubricPublic]:
 
 @router.get("/{name}")
 def rubric(
-    name: str,
+    name: Text,
     session: SessionDep,
     version: Annotated[int | None, Query(ge=1, description="Default: the latest")] = None,
 ) -> RubricPublic:

@@ -15,6 +15,7 @@ from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
 from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs, run_counts
 from judge_service.db.rubrics import get_rubric
 from judge_service.judging.protocol import Scale
+from judge_service.text import Text
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=StrictJSONRoute)
 
@@ -154,7 +155,7 @@ def retry_failed(
     settings: SettingsDep,
     dispatcher: DispatcherDep,
     reason: Annotated[
-        str | None, Query(max_length=40, description="Only calls that failed this way")
+        Text | None, Query(max_length=40, description="Only calls that failed this way")
     ] = None,
 ) -> RetryAccepted:
     """Failed judge calls go back to pending and are queued again; done ones are untouched.

@@ -9,6 +9,7 @@ from judge_service.api.schemas import PreferenceStats, RunStats
 from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
 from judge_service.judging.protocol import Scale
 from judge_service.stats.report import build_report
+from judge_service.text import Text
 
 router = APIRouter(prefix="/v1/runs", tags=["stats"])
 
@@ -19,7 +20,7 @@ def run_stats(
     session: SessionDep,
     axis: Annotated[str | None, Query(description="A rubric axis; default: overall")] = None,
     by: Annotated[
-        str | None,
+        Text | None,
         Query(min_length=1, max_length=100, description="A metadata key to break figures down by"),
     ] = None,
     bootstrap_rounds: Annotated[int, Query(ge=0, le=10_000)] = 1000,
