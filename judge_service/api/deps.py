@@ -3,10 +3,11 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
+from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.config import Settings
 from judge_service.db.models import Run
 from judge_service.jobs.dispatch import Dispatcher
@@ -28,6 +29,7 @@ def _dispatcher(request: Request) -> Dispatcher:
 SessionDep = Annotated[Session, Depends(_session)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def get_run(session: Session, run_id: int) -> Run:

@@ -13,6 +13,10 @@ from judge_service.text import Text, storable
 MAX_TRACE_CHARS = 200_000
 MAX_QUESTION_CHARS = 50_000
 MAX_METADATA_KEYS = 50
+# Ids are bigint columns and rubric versions integer ones: larger numbers are no id or
+# version, and PostgreSQL refuses to compare a column with them.
+MAX_ROW_ID = 2**63 - 1
+MAX_VERSION = 2**31 - 1
 
 Label = Annotated[Text, Field(min_length=1, max_length=200)]
 MetadataValue = (
@@ -33,7 +37,9 @@ class RunCreate(BaseModel):
     rubric: Text = Field(
         default=DEFAULT_RUBRIC, max_length=60, description="A name from GET /v1/rubrics"
     )
-    rubric_version: int | None = Field(default=None, ge=1, description="Default: the latest")
+    rubric_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: the latest"
+    )
     scale: Scale = Field(default=Scale.THREE, description="3-way (A/B/C) or 5-level (A>>B..B>>A)")
     strong_weight: float = Field(
         default=3.0, ge=1.0, le=10.0, description="Games a strong 5-level verdict counts as"

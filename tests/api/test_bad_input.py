@@ -359,3 +359,37 @@ def test_an_unpaired_surrogate_is_422_naming_where(
     raw = json.dumps(body).encode()  # ensure_ascii: the surrogate travels as a \u escape
     _, reason = _json_error(_post_raw(pg_api, path.format(**one_pair), raw))
     assert reason == f"unpaired UTF-16 surrogate escape in {where}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "loc"),
+    [
+        ("GET", f"/v1/runs/{2**63}", ["path", "run_id"]),
+        ("GET", f"/v1/runs/{2**63}/stats", ["path", "run_id"]),
+        ("GET", f"/v1/runs/{2**63}/judgments", ["path", "run_id"]),
+        ("POST", f"/v1/runs/{2**63}/rerun", ["path", "run_id"]),
+        ("POST", f"/v1/runs/{2**63}/retry-failed", ["path", "run_id"]),
+        ("GET", f"/v1/pairs/{2**63}/human-labels", ["path", "pair_id"]),
+        ("GET", "/v1/runs/0", ["path", "run_id"]),
+        ("GET", f"/v1/runs/{{run}}/pairs?after_id={2**63}", ["query", "after_id"]),
+        ("GET", f"/v1/rubrics/bad-input?version={2**31}", ["query", "version"]),
+        ("GET", f"/v1/leaderboard?runs={{run}},{2**63}", ["query", "runs"]),
+    ],
+)
+def test_ids_past_their_column_are_422_naming_them(
+    pg_api: httpx.Client, one_pair: dict[str, int], method: str, path: str, loc: list[str]
+) -> None:
+    response = pg_api.request(method, path.format(**one_pair))
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["detail"]] == [loc]
+
+
+def test_the_largest_ids_are_looked_up(pg_api: httpx.Client) -> None:
+    assert pg_api.get(f"/v1/runs/{2**63 - 1}").status_code == 404
+    assert pg_api.get(f"/v1/pairs/{2**63 - 1}/human-labels").status_code == 404
+    assert pg_api.post("/v1/rubrics", json=RUBRIC).status_code in (200, 201)
+    assert pg_api.get(f"/v1/rubrics/bad-input?version={2**31 - 1}").status_code == 404
+    body = {**RUN, "rubric": "bad-input", "rubric_version": 2**31}
+    response = pg_api.post("/v1/runs", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "rubric_version"]

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from judge_service.api.deps import SessionDep
+from judge_service.api.deps import RowId, SessionDep
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import Text
 from judge_service.db.models import HumanLabel, Pair
@@ -46,7 +46,7 @@ def _pair(session: SessionDep, pair_id: int) -> Pair:
     responses={200: {"description": "This annotator's earlier label was replaced"}},
 )
 def add_label(
-    pair_id: int, body: HumanLabelIn, session: SessionDep, response: Response
+    pair_id: RowId, body: HumanLabelIn, session: SessionDep, response: Response
 ) -> HumanLabelPublic:
     pair = _pair(session, pair_id)
     label = session.scalars(
@@ -65,7 +65,7 @@ def add_label(
 
 
 @router.get("/{pair_id}/human-labels")
-def list_labels(pair_id: int, session: SessionDep) -> list[HumanLabelPublic]:
+def list_labels(pair_id: RowId, session: SessionDep) -> list[HumanLabelPublic]:
     pair = _pair(session, pair_id)
     labels = session.scalars(
         select(HumanLabel).where(HumanLabel.pair_id == pair.id).order_by(HumanLabel.id)

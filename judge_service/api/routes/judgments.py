@@ -10,7 +10,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from judge_service.api.deps import SessionDep, get_run
+from judge_service.api.deps import RowId, SessionDep, get_run
 from judge_service.db.queries import JUDGMENT_EXPORT_COLUMNS, iter_judgments
 
 router = APIRouter(prefix="/v1/runs", tags=["judgments"])
@@ -47,7 +47,7 @@ def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 @router.get("/{run_id}/judgments")
 def export_judgments(
-    run_id: int,
+    run_id: RowId,
     request: Request,
     session: SessionDep,
     format: Literal["jsonl", "csv"] = "jsonl",

@@ -4,7 +4,7 @@ import logging
 
 from fastapi import APIRouter
 
-from judge_service.api.deps import DispatcherDep, SessionDep, get_run
+from judge_service.api.deps import DispatcherDep, RowId, SessionDep, get_run
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import PairIn, PairsAccepted, PairsIn
 from judge_service.db.queries import insert_pairs
@@ -27,7 +27,7 @@ def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int)
 
 @router.post("/{run_id}/pairs", status_code=202)
 def add_pairs(
-    run_id: int, body: PairsIn, session: SessionDep, dispatcher: DispatcherDep
+    run_id: RowId, body: PairsIn, session: SessionDep, dispatcher: DispatcherDep
 ) -> PairsAccepted:
     run = get_run(session, run_id)
     first_of_each: dict[str, PairIn] = {}

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from judge_service.api.deps import SessionDep
 from judge_service.api.limits import StrictJSONRoute
-from judge_service.api.schemas import RubricPublic
+from judge_service.api.schemas import MAX_VERSION, RubricPublic
 from judge_service.db.rubrics import get_rubric, list_rubrics, register_rubric
 from judge_service.judging.rubrics import BUILTIN, RubricDefinition
 from judge_service.text import Text
@@ -27,7 +27,9 @@ def rubrics(session: SessionDep) -> list[RubricPublic]:
 def rubric(
     name: Text,
     session: SessionDep,
-    version: Annotated[int | None, Query(ge=1, description="Default: the latest")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="Default: the latest")
+    ] = None,
 ) -> RubricPublic:
     found = get_rubric(session, name, version)
     if found is None:

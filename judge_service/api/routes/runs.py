@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select, update
 
-from judge_service.api.deps import DispatcherDep, SessionDep, SettingsDep, get_run
+from judge_service.api.deps import DispatcherDep, RowId, SessionDep, SettingsDep, get_run
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.routes.pairs import dispatch_committed
 from judge_service.api.schemas import RetryAccepted, RunCountsPublic, RunCreate, RunPublic
@@ -101,7 +101,7 @@ def _same_judges(run: Run, known: dict[str, JudgeConfig]) -> None:
 
 @router.post("/{run_id}/rerun", status_code=201)
 def rerun(
-    run_id: int, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+    run_id: RowId, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
 ) -> RunPublic:
     """A new run with the same pairs, rubric version, scale and judges, judged afresh.
 
@@ -143,14 +143,14 @@ def list_runs(session: SessionDep) -> list[RunPublic]:
 
 
 @router.get("/{run_id}")
-def read_run(run_id: int, session: SessionDep) -> RunPublic:
+def read_run(run_id: RowId, session: SessionDep) -> RunPublic:
     run = get_run(session, run_id)
     return run_public(run, run_counts(session, [run.id])[run.id])
 
 
 @router.post("/{run_id}/retry-failed", status_code=202)
 def retry_failed(
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from judge_service.api.deps import SessionDep, get_run, query_error
+from judge_service.api.deps import RowId, SessionDep, get_run, query_error
 from judge_service.api.schemas import PreferenceStats, RunStats
 from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
 from judge_service.judging.protocol import Scale
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/runs", tags=["stats"])
 
 @router.get("/{run_id}/stats")
 def run_stats(
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
     axis: Annotated[str | None, Query(description="A rubric axis; default: overall")] = None,
     by: Annotated[
