@@ -1,7 +1,7 @@
 """Request and response bodies. Limits here are what a 422 names when input is refused."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -22,6 +22,22 @@ Label = Annotated[Text, Field(min_length=1, max_length=200)]
 MetadataValue = (
     Annotated[str, Field(max_length=1000), AfterValidator(storable)] | int | float | bool
 )
+
+
+class ErrorDetail(BaseModel):
+    """A refusal other than a validation error (404, 409, 413), said in words."""
+
+    detail: str
+
+
+def refused(description: str) -> dict[str, Any]:
+    """One entry of a route's `responses=`, so the OpenAPI document lists every status."""
+    return {"model": ErrorDetail, "description": description}
+
+
+NO_RUN = refused("No such run")
+TOO_LARGE = refused("The body is over the server's size limit (JUDGE_MAX_BODY_BYTES)")
+JUDGES_CHANGED = refused("A judge of the run is not configured as when the run was created")
 
 
 class RunCreate(BaseModel):

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from judge_service.api.deps import RowId, SessionDep
 from judge_service.api.limits import StrictJSONRoute
-from judge_service.api.schemas import Text
+from judge_service.api.schemas import TOO_LARGE, Text, refused
 from judge_service.db.models import HumanLabel, Pair
 from judge_service.judging.verdicts import Verdict
 
+NO_PAIR = refused("No such pair")
 router = APIRouter(prefix="/v1/pairs", tags=["human labels"], route_class=StrictJSONRoute)
 
 
@@ -43,7 +44,11 @@ def _pair(session: SessionDep, pair_id: int) -> Pair:
 @router.post(
     "/{pair_id}/human-labels",
     status_code=201,
-    responses={200: {"description": "This annotator's earlier label was replaced"}},
+    responses={
+        200: {"description": "This annotator's earlier label was replaced"},
+        404: NO_PAIR,
+        413: TOO_LARGE,
+    },
 )
 def add_label(
     pair_id: RowId, body: HumanLabelIn, session: SessionDep, response: Response
@@ -64,7 +69,7 @@ def add_label(
     return HumanLabelPublic.model_validate(label)
 
 
-@router.get("/{pair_id}/human-labels")
+@router.get("/{pair_id}/human-labels", responses={404: NO_PAIR})
 def list_labels(pair_id: RowId, session: SessionDep) -> list[HumanLabelPublic]:
     pair = _pair(session, pair_id)
     labels = session.scalars(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from judge_service.api.deps import RowId, SessionDep, get_run
-from judge_service.api.schemas import MAX_ROW_ID
+from judge_service.api.schemas import MAX_ROW_ID, NO_RUN
 from judge_service.db.pair_results import pair_outcomes_page
 from judge_service.stats.preference import Outcome
 
@@ -36,7 +36,7 @@ class PairResultsPage(BaseModel):
     next_after_id: int | None = Field(description="Pass as after_id for the next page; null: last")
 
 
-@router.get("/{run_id}/pairs")
+@router.get("/{run_id}/pairs", responses={404: NO_RUN})
 def list_pair_results(
     run_id: RowId,
     session: SessionDep,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from judge_service.api.deps import SessionDep
 from judge_service.api.limits import StrictJSONRoute
-from judge_service.api.schemas import MAX_VERSION, RubricPublic
+from judge_service.api.schemas import MAX_VERSION, TOO_LARGE, RubricPublic, refused
 from judge_service.db.rubrics import get_rubric, list_rubrics, register_rubric
 from judge_service.judging.rubrics import BUILTIN, RubricDefinition
 from judge_service.text import Text
@@ -23,7 +23,7 @@ def rubrics(session: SessionDep) -> list[RubricPublic]:
     return [_public(rubric, version) for rubric, version in list_rubrics(session)]
 
 
-@router.get("/{name}")
+@router.get("/{name}", responses={404: refused("No such rubric, or no such version of it")})
 def rubric(
     name: Text,
     session: SessionDep,
@@ -38,7 +38,15 @@ def rubric(
     return _public(*found)
 
 
-@router.post("", status_code=201, responses={200: {"description": "Identical to the latest"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        200: {"description": "Identical to the latest"},
+        409: refused("The name of a built-in rubric"),
+        413: TOO_LARGE,
+    },
+)
 def register(body: RubricDefinition, session: SessionDep, response: Response) -> RubricPublic:
     if body.name in BUILTIN:
         raise HTTPException(

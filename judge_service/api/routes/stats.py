@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from judge_service.api.deps import RowId, SessionDep, get_run, query_error
-from judge_service.api.schemas import PreferenceStats, RunStats
+from judge_service.api.schemas import NO_RUN, PreferenceStats, RunStats
 from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
 from judge_service.judging.protocol import Scale
 from judge_service.stats.report import build_report
@@ -14,7 +14,7 @@ from judge_service.text import Text
 router = APIRouter(prefix="/v1/runs", tags=["stats"])
 
 
-@router.get("/{run_id}/stats")
+@router.get("/{run_id}/stats", responses={404: NO_RUN})
 def run_stats(
     run_id: RowId,
     session: SessionDep,
