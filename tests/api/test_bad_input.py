@@ -393,3 +393,76 @@ def test_the_largest_ids_are_looked_up(pg_api: httpx.Client) -> None:
     response = pg_api.post("/v1/runs", json=body)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "rubric_version"]
+
+
+def _many_keys(count: int) -> dict[str, int]:
+    return {f"k{i}": i for i in range(count)}
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "msg"),
+    [
+        (
+            {"pairs": [{**sample_pairs(1)[0], "external_id": f"p{i}"} for i in range(10_001)]},
+            ["body", "pairs"],
+            "at most 10000 items",
+        ),
+        (
+            _pair_body(baseline_trace="t" * (MAX_TRACE_CHARS + 1)),
+            [*PAIR_LOC, "baseline_trace"],
+            "at most 200000",
+        ),
+        (
+            _pair_body(question="q" * (MAX_QUESTION_CHARS + 1)),
+            [*PAIR_LOC, "question"],
+            "at most 50000",
+        ),
+        (
+            _pair_body(image_urls=["https://x.org/a.png"] * (MAX_IMAGES + 1)),
+            [*PAIR_LOC, "image_urls"],
+            "at most 8 items",
+        ),
+        (
+            _pair_body(image_urls=["data:image/png;base64," + "A" * 7_000_000]),
+            [*PAIR_LOC, "image_urls", 0],
+            "the limit is 5242880",
+        ),
+        (
+            _pair_body(metadata=_many_keys(MAX_METADATA_KEYS + 1)),
+            [*PAIR_LOC, "metadata"],
+            "at most 50 items",
+        ),
+        (
+            _pair_body(metadata={"k" * 101: 1}),
+            [*PAIR_LOC, "metadata", "k" * 101, "[key]"],
+            "at most 100",
+        ),
+        (
+            _pair_body(metadata={"k": "v" * 1001}),
+            [*PAIR_LOC, "metadata", "k"],
+            "at most 1000 characters",
+        ),
+        (_pair_body(metadata={"k": {"nested": 1}}), [*PAIR_LOC, "metadata", "k"], "valid string"),
+        (_pair_body(metadata={"k": [1, 2]}), [*PAIR_LOC, "metadata", "k"], "valid string"),
+    ],
+    ids=[
+        "10001-pairs",
+        "long-trace",
+        "long-question",
+        "9-images",
+        "image-over-5-MiB",
+        "51-metadata-keys",
+        "long-metadata-key",
+        "long-metadata-value",
+        "object-as-metadata-value",
+        "list-as-metadata-value",
+    ],
+)
+def test_over_a_limit_is_422_naming_the_field(
+    pg_api: httpx.Client, one_pair: dict[str, int], body: Any, loc: list[Any], msg: str
+) -> None:
+    response = pg_api.post(f"/v1/runs/{one_pair['run']}/pairs", json=body)
+    assert response.status_code == 422, response.text[:500]
+    named = [error for error in response.json()["detail"] if error["loc"][: len(loc)] == loc]
+    assert any(msg in error["msg"] for error in named), [e["msg"] for e in named]
+    assert pg_api.get(f"/v1/runs/{one_pair['run']}").json()["counts"]["pairs"] == 1
