@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///judge_service.db"
+# One pair at every per-field limit (8 images x 8,000,000 characters, plus its texts) fits;
+# so do 10,000 pairs of ~2 KB traces (~25 MB). The client splits its requests at this size.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 class JudgeConfig(BaseModel):
@@ -89,6 +92,7 @@ class Settings(BaseSettings):
     job_timeout_s: int = Field(default=900, ge=10)
     inprocess_workers: int = Field(default=4, ge=1, le=64)
     max_pairs_per_request: int = Field(default=10_000, ge=1)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
 
     @cached_property
     def all_judges(self) -> dict[str, JudgeConfig]:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from judge_service import __version__
+from judge_service.api.limits import BodyLimitMiddleware
 from judge_service.api.routes import (
     health,
     human_labels,
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Pairwise LLM-as-a-judge: is the fine-tuned model's reasoning better?",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     for module in (
         runs,
         pairs,

@@ -3,10 +3,11 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
+from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.config import Settings
 from judge_service.db.models import Run
 from judge_service.jobs.dispatch import Dispatcher
@@ -28,13 +29,11 @@ def _dispatcher(request: Request) -> Dispatcher:
 SessionDep = Annotated[Session, Depends(_session)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
-
-
-MAX_ID = 2**63 - 1  # BIGINT: a larger id cannot exist, and PostgreSQL would refuse to compare
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def get_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id) if 0 < run_id <= MAX_ID else None
+    run = session.get(Run, run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     return run

@@ -1,29 +1,43 @@
 """Request and response bodies. Limits here are what a 422 names when input is refused."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from judge_service.judging.images import MAX_IMAGES, check_image_url
 from judge_service.judging.protocol import Scale
 from judge_service.judging.rubrics import DEFAULT_RUBRIC, RubricDefinition
+from judge_service.text import Text, storable
 
 MAX_TRACE_CHARS = 200_000
 MAX_QUESTION_CHARS = 50_000
 MAX_METADATA_KEYS = 50
+# Ids are bigint columns and rubric versions integer ones: larger numbers are no id or
+# version, and PostgreSQL refuses to compare a column with them.
+MAX_ROW_ID = 2**63 - 1
+MAX_VERSION = 2**31 - 1
 
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail at INSERT.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
 Label = Annotated[Text, Field(min_length=1, max_length=200)]
-MetadataValue = Annotated[str, Field(max_length=1000), AfterValidator(_no_nul)] | int | float | bool
+MetadataValue = (
+    Annotated[str, Field(max_length=1000), AfterValidator(storable)] | int | float | bool
+)
+
+
+class ErrorDetail(BaseModel):
+    """A refusal other than a validation error (404, 409, 413), said in words."""
+
+    detail: str
+
+
+def refused(description: str) -> dict[str, Any]:
+    """One entry of a route's `responses=`, so the OpenAPI document lists every status."""
+    return {"model": ErrorDetail, "description": description}
+
+
+NO_RUN = refused("No such run")
+TOO_LARGE = refused("The body is over the server's size limit (JUDGE_MAX_BODY_BYTES)")
+JUDGES_CHANGED = refused("A judge of the run is not configured as when the run was created")
 
 
 class RunCreate(BaseModel):
@@ -36,8 +50,12 @@ class RunCreate(BaseModel):
         min_length=1, max_length=10, description="Names from GET /v1/judges"
     )
     swap: bool = Field(default=True, description="Judge each pair in both orders")
-    rubric: str = Field(default=DEFAULT_RUBRIC, description="A name from GET /v1/rubrics")
-    rubric_version: int | None = Field(default=None, ge=1, description="Default: the latest")
+    rubric: Text = Field(
+        default=DEFAULT_RUBRIC, max_length=60, description="A name from GET /v1/rubrics"
+    )
+    rubric_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: the latest"
+    )
     scale: Scale = Field(default=Scale.THREE, description="3-way (A/B/C) or 5-level (A>>B..B>>A)")
     strong_weight: float = Field(
         default=3.0, ge=1.0, le=10.0, description="Games a strong 5-level verdict counts as"

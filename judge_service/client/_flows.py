@@ -22,7 +22,7 @@ from judge_service.client._results import Judge, RunInfo, Stats, UploadResult
 from judge_service.client.errors import JudgeServiceError, RunMismatchError
 
 DEFAULT_CHUNK_SIZE = 10_000  # the API's limit per request
-MAX_REQUEST_BYTES = 64 * 1024 * 1024  # long traces: split before a request gets unwieldy
+MAX_REQUEST_BYTES = 64 * 1024 * 1024  # the server refuses larger bodies by default (413)
 PAGE_SIZE = 1000  # GET /v1/runs/{id}/pairs maximum
 MAX_NAME = 200
 

@@ -313,6 +313,9 @@ def _scalar(value: Any) -> str | int | float | bool | None:
     return str(value)[:MAX_METADATA_STR]
 
 
+_ENVELOPE = (b'{"pairs":[', b"]}")
+
+
 def encode_pair(pair: Mapping[str, Any]) -> bytes:
     return json.dumps(pair, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
@@ -320,16 +323,21 @@ def encode_pair(pair: Mapping[str, Any]) -> bytes:
 def chunk_bodies(
     encoded: Sequence[bytes], chunk_size: int, max_bytes: int
 ) -> list[tuple[int, int, bytes]]:
-    """(start, end, body) per request: at most `chunk_size` pairs and about `max_bytes`."""
+    """(start, end, body) per request: at most `chunk_size` pairs and `max_bytes` bytes.
+
+    The envelope and commas count too, so a body never exceeds the server's limit
+    unless a single pair does (it then goes alone, and the server's 413 names the limit).
+    """
     chunks: list[tuple[int, int, bytes]] = []
     start = 0
     while start < len(encoded):
-        end, size = start, 0
+        end, size = start, len(_ENVELOPE[0] + _ENVELOPE[1])
         while end < len(encoded) and end - start < chunk_size:
-            if end > start and size + len(encoded[end]) > max_bytes:
+            added = len(encoded[end]) + (end > start)  # a comma after the first
+            if end > start and size + added > max_bytes:
                 break
-            size += len(encoded[end]) + 1
+            size += added
             end += 1
-        chunks.append((start, end, b'{"pairs":[' + b",".join(encoded[start:end]) + b"]}"))
+        chunks.append((start, end, _ENVELOPE[0] + b",".join(encoded[start:end]) + _ENVELOPE[1]))
         start = end
     return chunks

@@ -17,9 +17,9 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from judge_service.api.deps import MAX_ID, SessionDep, SettingsDep, get_run
+from judge_service.api.deps import RowId, SessionDep, SettingsDep, get_run
 from judge_service.api.routes.leaderboard import MAX_RUNS, compute_leaderboard
-from judge_service.api.schemas import Text
+from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.config import Settings
 from judge_service.dashboard import format as fmt
 from judge_service.dashboard.views import (
@@ -38,6 +38,7 @@ from judge_service.dashboard.views import (
 from judge_service.db.models import Pair, Run
 from judge_service.db.run_frame import metadata_keys
 from judge_service.stats.preference import Outcome
+from judge_service.text import Text
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -65,7 +66,7 @@ def runs_page(
     session: SessionDep,
     settings: SettingsDep,
     model: Annotated[Text | None, Query(max_length=200)] = None,
-    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> HTMLResponse:
     rows, older = list_runs(
         session,
@@ -80,14 +81,22 @@ def runs_page(
 
 @router.get("/runs/{run_id}")
 def run_view(
-    request: Request, run_id: int, session: SessionDep, settings: SettingsDep, by: str | None = None
+    request: Request,
+    run_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    by: str | None = None,
 ) -> HTMLResponse:
     return _run(request, session, settings, run_id, by, "run.html")
 
 
 @router.get("/runs/{run_id}/live")
 def run_live(
-    request: Request, run_id: int, session: SessionDep, settings: SettingsDep, by: str | None = None
+    request: Request,
+    run_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    by: str | None = None,
 ) -> HTMLResponse:
     """The run page's body alone, polled while the run judges."""
     return _run(request, session, settings, run_id, by, "_run_body.html")
@@ -104,7 +113,7 @@ def _run(
 @router.get("/runs/{run_id}/pairs")
 def pairs_view(
     request: Request,
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
     judge: str = PANEL,
     outcome: str | None = None,
@@ -148,7 +157,7 @@ def pairs_view(
 
 @router.get("/runs/{run_id}/label")
 def label_next(
-    run_id: int, session: SessionDep, annotator: Annotated[Text, Query(max_length=100)] = ""
+    run_id: RowId, session: SessionDep, annotator: Annotated[Text, Query(max_length=100)] = ""
 ) -> RedirectResponse:
     """Blind labelling of a random sample: opens a pair this annotator has not labelled."""
     run = get_run(session, run_id)
@@ -160,9 +169,9 @@ def label_next(
 
 @router.get("/pairs/{pair_id}")
 def pair_view(
-    request: Request, pair_id: int, session: SessionDep, blind: bool = False
+    request: Request, pair_id: RowId, session: SessionDep, blind: bool = False
 ) -> HTMLResponse:
-    pair = session.get(Pair, pair_id) if 0 < pair_id <= MAX_ID else None
+    pair = session.get(Pair, pair_id)
     if pair is None:
         raise HTTPException(status_code=404, detail=f"pair {pair_id} not found")
     return _page(request, "pair.html", **pair_page(session, pair, blind))
@@ -172,7 +181,7 @@ def pair_view(
 def leaderboard_view(
     request: Request,
     session: SessionDep,
-    runs: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None, Query()] = None,
+    runs: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None, Query()] = None,
 ) -> HTMLResponse:
     choices = list(session.scalars(select(Run).order_by(Run.id.desc()).limit(MAX_RUNS)))
     chosen = sorted(set(runs))[:MAX_RUNS] if runs else linked_runs(choices)

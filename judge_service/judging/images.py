@@ -20,8 +20,11 @@ DATA_URI = re.compile(r"^data:(image/[a-z]+);base64,([A-Za-z0-9+/=\s]*)$")
 def check_image_url(url: str) -> str:
     """The URL if it is an https URL or a base64 image data URI within the size limit."""
     if url.startswith("https://"):
-        if len(url) > 4096 or any(c.isspace() for c in url):
-            raise ValueError("https image URLs must be at most 4096 characters, no spaces")
+        if len(url) > 4096 or " " in url or not url.isprintable():
+            raise ValueError(
+                "https image URLs must be at most 4096 characters, without spaces or control "
+                "characters"
+            )
         return url
     match = DATA_URI.match(url)
     if not match:

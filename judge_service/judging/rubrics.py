@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from judge_service.text import Text
+
 OVERALL = "overall"
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
@@ -19,7 +21,7 @@ class Axis(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Slug
-    description: Annotated[str, Field(min_length=1, max_length=1000)]
+    description: Annotated[Text, Field(min_length=1, max_length=1000)]
     needs_reference: bool = Field(
         default=False, description="Judged only when the pair has a reference answer"
     )
@@ -29,9 +31,9 @@ class RubricDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,59}$")]
-    description: Annotated[str, Field(max_length=2000)] = ""
+    description: Annotated[Text, Field(max_length=2000)] = ""
     axes: list[Axis] = Field(default_factory=list, max_length=8)
-    overall: Annotated[str, Field(min_length=1, max_length=2000)]
+    overall: Annotated[Text, Field(min_length=1, max_length=2000)]
 
     @model_validator(mode="after")
     def _axis_names_unique(self) -> "RubricDefinition":

@@ -12,6 +12,9 @@ import pandas as pd
 import pytest
 
 from judge_service.client import JudgeClient, derive_external_id, load_pairs
+from judge_service.client._flows import MAX_REQUEST_BYTES
+from judge_service.client._inputs import chunk_bodies, encode_pair
+from judge_service.config import DEFAULT_MAX_BODY_BYTES
 from judge_service.demo.sample import sample_pairs
 from tests.client.conftest import unique
 from tests.conftest import Stack
@@ -203,6 +206,18 @@ def test_unreadable_inputs(tmp_path: Path) -> None:
         load_pairs(ROWS[0])
     with pytest.raises(ValueError, match="unknown file type"):
         load_pairs(tmp_path / "pairs.xlsx")
+
+
+def test_request_bodies_stay_within_the_byte_limit() -> None:
+    encoded = [encode_pair(pair) for pair in sample_pairs(40)]
+    # Exactly the first three pairs: the envelope, the pairs and two commas.
+    limit = len(b'{"pairs":[]}') + sum(len(pair) for pair in encoded[:3]) + 2
+    chunks = chunk_bodies(encoded, chunk_size=10, max_bytes=limit)
+    assert chunks[0][:2] == (0, 3) and len(chunks[0][2]) == limit
+    assert all(len(body) <= limit for start, end, body in chunks if end - start > 1)
+    sent = [pair for _, _, body in chunks for pair in json.loads(body)["pairs"]]
+    assert sent == [json.loads(pair) for pair in encoded]
+    assert MAX_REQUEST_BYTES == DEFAULT_MAX_BODY_BYTES  # the client splits where the server refuses
 
 
 @pytest.mark.parametrize("kind", ["dataframe", "dicts", "jsonl", "csv", "parquet"])

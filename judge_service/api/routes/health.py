@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from judge_service.api.deps import DispatcherDep, SessionDep
@@ -9,12 +10,24 @@ from judge_service.api.deps import DispatcherDep, SessionDep
 router = APIRouter(tags=["health"])
 
 
+class Readiness(BaseModel):
+    ready: bool
+    database: str = Field(description="ok, or why not")
+    queue: str = Field(description="ok, or why not")
+
+
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"model": Readiness},
+        503: {"model": Readiness, "description": "The database or the queue does not answer"},
+    },
+)
 def readyz(session: SessionDep, dispatcher: DispatcherDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:

@@ -7,12 +7,14 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from judge_service.api.deps import SessionDep
-from judge_service.api.schemas import Text
+from judge_service.api.deps import RowId, SessionDep
+from judge_service.api.limits import StrictJSONRoute
+from judge_service.api.schemas import TOO_LARGE, Text, refused
 from judge_service.db.models import HumanLabel, Pair
 from judge_service.judging.verdicts import Verdict
 
-router = APIRouter(prefix="/v1/pairs", tags=["human labels"])
+NO_PAIR = refused("No such pair")
+router = APIRouter(prefix="/v1/pairs", tags=["human labels"], route_class=StrictJSONRoute)
 
 
 class HumanLabelIn(BaseModel):
@@ -42,10 +44,14 @@ def _pair(session: SessionDep, pair_id: int) -> Pair:
 @router.post(
     "/{pair_id}/human-labels",
     status_code=201,
-    responses={200: {"description": "This annotator's earlier label was replaced"}},
+    responses={
+        200: {"description": "This annotator's earlier label was replaced"},
+        404: NO_PAIR,
+        413: TOO_LARGE,
+    },
 )
 def add_label(
-    pair_id: int, body: HumanLabelIn, session: SessionDep, response: Response
+    pair_id: RowId, body: HumanLabelIn, session: SessionDep, response: Response
 ) -> HumanLabelPublic:
     pair = _pair(session, pair_id)
     label = session.scalars(
@@ -63,8 +69,8 @@ def add_label(
     return HumanLabelPublic.model_validate(label)
 
 
-@router.get("/{pair_id}/human-labels")
-def list_labels(pair_id: int, session: SessionDep) -> list[HumanLabelPublic]:
+@router.get("/{pair_id}/human-labels", responses={404: NO_PAIR})
+def list_labels(pair_id: RowId, session: SessionDep) -> list[HumanLabelPublic]:
     pair = _pair(session, pair_id)
     labels = session.scalars(
         select(HumanLabel).where(HumanLabel.pair_id == pair.id).order_by(HumanLabel.id)

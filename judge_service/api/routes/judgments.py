@@ -10,7 +10,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from judge_service.api.deps import SessionDep, get_run
+from judge_service.api.deps import RowId, SessionDep, get_run
+from judge_service.api.schemas import NO_RUN
 from judge_service.db.queries import JUDGMENT_EXPORT_COLUMNS, iter_judgments
 
 router = APIRouter(prefix="/v1/runs", tags=["judgments"])
@@ -45,9 +46,19 @@ def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-@router.get("/{run_id}/judgments")
+@router.get(
+    "/{run_id}/judgments",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One record per judge call: JSON lines, or CSV with a header row",
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+        },
+        404: NO_RUN,
+    },
+)
 def export_judgments(
-    run_id: int,
+    run_id: RowId,
     request: Request,
     session: SessionDep,
     format: Literal["jsonl", "csv"] = "jsonl",

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from judge_service.api.deps import SessionDep, query_error
+from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.db.models import Run
 from judge_service.db.run_frame import load_run_frame
 from judge_service.stats.bradley_terry import fit_bradley_terry
@@ -27,6 +28,8 @@ def _parse_ids(runs: str) -> list[int]:
         raise query_error("runs", "name at least one run")
     if len(ids) > MAX_RUNS:
         raise query_error("runs", f"name at most {MAX_RUNS} runs")
+    if not 1 <= ids[0] <= ids[-1] <= MAX_ROW_ID:
+        raise query_error("runs", f"run ids are from 1 to {MAX_ROW_ID}")
     return ids
 
 

@@ -4,13 +4,14 @@ import logging
 
 from fastapi import APIRouter
 
-from judge_service.api.deps import DispatcherDep, SessionDep, get_run
-from judge_service.api.schemas import PairIn, PairsAccepted, PairsIn
+from judge_service.api.deps import DispatcherDep, RowId, SessionDep, get_run
+from judge_service.api.limits import StrictJSONRoute
+from judge_service.api.schemas import NO_RUN, TOO_LARGE, PairIn, PairsAccepted, PairsIn
 from judge_service.db.queries import insert_pairs
 from judge_service.jobs.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/runs", tags=["pairs"])
+router = APIRouter(prefix="/v1/runs", tags=["pairs"], route_class=StrictJSONRoute)
 
 
 def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int) -> int:
@@ -24,9 +25,9 @@ def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int)
         return 0
 
 
-@router.post("/{run_id}/pairs", status_code=202)
+@router.post("/{run_id}/pairs", status_code=202, responses={404: NO_RUN, 413: TOO_LARGE})
 def add_pairs(
-    run_id: int, body: PairsIn, session: SessionDep, dispatcher: DispatcherDep
+    run_id: RowId, body: PairsIn, session: SessionDep, dispatcher: DispatcherDep
 ) -> PairsAccepted:
     run = get_run(session, run_id)
     first_of_each: dict[str, PairIn] = {}

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from judge_service.api.deps import SessionDep, get_run
+from judge_service.api.deps import RowId, SessionDep, get_run
+from judge_service.api.schemas import MAX_ROW_ID, NO_RUN
 from judge_service.db.pair_results import pair_outcomes_page
 from judge_service.stats.preference import Outcome
 
@@ -35,11 +36,13 @@ class PairResultsPage(BaseModel):
     next_after_id: int | None = Field(description="Pass as after_id for the next page; null: last")
 
 
-@router.get("/{run_id}/pairs")
+@router.get("/{run_id}/pairs", responses={404: NO_RUN})
 def list_pair_results(
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
-    after_id: Annotated[int, Query(ge=0, description="Return pairs with a larger pair_id")] = 0,
+    after_id: Annotated[
+        int, Query(ge=0, le=MAX_ROW_ID, description="Return pairs with a larger pair_id")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
 ) -> PairResultsPage:
     run = get_run(session, run_id)

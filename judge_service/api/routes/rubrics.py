@@ -5,11 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from judge_service.api.deps import SessionDep
-from judge_service.api.schemas import RubricPublic
+from judge_service.api.limits import StrictJSONRoute
+from judge_service.api.schemas import MAX_VERSION, TOO_LARGE, RubricPublic, refused
 from judge_service.db.rubrics import get_rubric, list_rubrics, register_rubric
 from judge_service.judging.rubrics import BUILTIN, RubricDefinition
+from judge_service.text import Text
 
-router = APIRouter(prefix="/v1/rubrics", tags=["rubrics"])
+router = APIRouter(prefix="/v1/rubrics", tags=["rubrics"], route_class=StrictJSONRoute)
 
 
 def _public(rubric: RubricDefinition, version: int) -> RubricPublic:
@@ -21,11 +23,13 @@ def rubrics(session: SessionDep) -> list[RubricPublic]:
     return [_public(rubric, version) for rubric, version in list_rubrics(session)]
 
 
-@router.get("/{name}")
+@router.get("/{name}", responses={404: refused("No such rubric, or no such version of it")})
 def rubric(
-    name: str,
+    name: Text,
     session: SessionDep,
-    version: Annotated[int | None, Query(ge=1, description="Default: the latest")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="Default: the latest")
+    ] = None,
 ) -> RubricPublic:
     found = get_rubric(session, name, version)
     if found is None:
@@ -34,7 +38,15 @@ def rubric(
     return _public(*found)
 
 
-@router.post("", status_code=201, responses={200: {"description": "Identical to the latest"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        200: {"description": "Identical to the latest"},
+        409: refused("The name of a built-in rubric"),
+        413: TOO_LARGE,
+    },
+)
 def register(body: RubricDefinition, session: SessionDep, response: Response) -> RubricPublic:
     if body.name in BUILTIN:
         raise HTTPException(

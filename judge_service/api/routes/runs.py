@@ -6,16 +6,26 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select, update
 
-from judge_service.api.deps import DispatcherDep, SessionDep, SettingsDep, get_run
+from judge_service.api.deps import DispatcherDep, RowId, SessionDep, SettingsDep, get_run
+from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.routes.pairs import dispatch_committed
-from judge_service.api.schemas import RetryAccepted, RunCountsPublic, RunCreate, RunPublic
+from judge_service.api.schemas import (
+    JUDGES_CHANGED,
+    NO_RUN,
+    TOO_LARGE,
+    RetryAccepted,
+    RunCountsPublic,
+    RunCreate,
+    RunPublic,
+)
 from judge_service.config import JudgeConfig
 from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
 from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs, run_counts
 from judge_service.db.rubrics import get_rubric
 from judge_service.judging.protocol import Scale
+from judge_service.text import Text
 
-router = APIRouter(prefix="/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=StrictJSONRoute)
 
 
 def run_public(run: Run, counts: RunCounts) -> RunPublic:
@@ -42,7 +52,7 @@ def run_public(run: Run, counts: RunCounts) -> RunPublic:
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={413: TOO_LARGE})
 def create_run(body: RunCreate, session: SessionDep, settings: SettingsDep) -> RunPublic:
     known = settings.all_judges
     errors = []
@@ -97,9 +107,9 @@ def _same_judges(run: Run, known: dict[str, JudgeConfig]) -> None:
             )
 
 
-@router.post("/{run_id}/rerun", status_code=201)
+@router.post("/{run_id}/rerun", status_code=201, responses={404: NO_RUN, 409: JUDGES_CHANGED})
 def rerun(
-    run_id: int, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+    run_id: RowId, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
 ) -> RunPublic:
     """A new run with the same pairs, rubric version, scale and judges, judged afresh.
 
@@ -140,20 +150,22 @@ def list_runs(session: SessionDep) -> list[RunPublic]:
     return [run_public(run, counts[run.id]) for run in runs]
 
 
-@router.get("/{run_id}")
-def read_run(run_id: int, session: SessionDep) -> RunPublic:
+@router.get("/{run_id}", responses={404: NO_RUN})
+def read_run(run_id: RowId, session: SessionDep) -> RunPublic:
     run = get_run(session, run_id)
     return run_public(run, run_counts(session, [run.id])[run.id])
 
 
-@router.post("/{run_id}/retry-failed", status_code=202)
+@router.post(
+    "/{run_id}/retry-failed", status_code=202, responses={404: NO_RUN, 409: JUDGES_CHANGED}
+)
 def retry_failed(
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
     reason: Annotated[
-        str | None, Query(max_length=40, description="Only calls that failed this way")
+        Text | None, Query(max_length=40, description="Only calls that failed this way")
     ] = None,
 ) -> RetryAccepted:
     """Failed judge calls go back to pending and are queued again; done ones are untouched.

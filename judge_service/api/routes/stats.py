@@ -5,23 +5,24 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from judge_service.api.deps import SessionDep, get_run, query_error
-from judge_service.api.schemas import PreferenceStats, RunStats
+from judge_service.api.deps import RowId, SessionDep, get_run, query_error
+from judge_service.api.schemas import NO_RUN, PreferenceStats, RunStats
 from judge_service.db.models import Run
 from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
 from judge_service.judging.protocol import Scale
 from judge_service.stats.report import build_report
+from judge_service.text import Text
 
 router = APIRouter(prefix="/v1/runs", tags=["stats"])
 
 
-@router.get("/{run_id}/stats")
+@router.get("/{run_id}/stats", responses={404: NO_RUN})
 def run_stats(
-    run_id: int,
+    run_id: RowId,
     session: SessionDep,
     axis: Annotated[str | None, Query(description="A rubric axis; default: overall")] = None,
     by: Annotated[
-        str | None,
+        Text | None,
         Query(min_length=1, max_length=100, description="A metadata key to break figures down by"),
     ] = None,
     bootstrap_rounds: Annotated[int, Query(ge=0, le=10_000)] = 1000,

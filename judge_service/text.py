@@ -1,0 +1,22 @@
+"""Text PostgreSQL can store: no NUL character.
+
+JSON can carry one (`\\u0000`) and so can a query string or a path (`%00`);
+PostgreSQL's text and jsonb cannot hold it. Refusing it during validation gives a
+422 naming the field instead of a 500 at the database. (The other string
+PostgreSQL refuses, an unpaired surrogate, only arrives as a JSON escape and is
+refused when the body is parsed: judge_service/api/limits.py.)
+"""
+
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+
+def storable(value: str) -> str:
+    """`value`, if PostgreSQL can store it."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(storable)]
