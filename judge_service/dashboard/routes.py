@@ -9,18 +9,16 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from judge_service.api.deps import RowId, SessionDep, SettingsDep, get_run
 from judge_service.api.routes.leaderboard import MAX_RUNS, compute_leaderboard
 from judge_service.api.schemas import MAX_ROW_ID
-from judge_service.config import Settings
 from judge_service.dashboard import format as fmt
 from judge_service.dashboard.views import (
     MISSING,
@@ -79,35 +77,24 @@ def runs_page(
     return _page(request, "runs.html", rows=rows, older=older, model=model, models=models(session))
 
 
+def _run_view(
+    run_id: RowId, session: SessionDep, settings: SettingsDep, by: str | None = None
+) -> dict[str, Any]:
+    return run_page(session, get_run(session, run_id), settings.all_judges, by)
+
+
+RunView = Annotated[dict[str, Any], Depends(_run_view)]
+
+
 @router.get("/runs/{run_id}")
-def run_view(
-    request: Request,
-    run_id: RowId,
-    session: SessionDep,
-    settings: SettingsDep,
-    by: str | None = None,
-) -> HTMLResponse:
-    return _run(request, session, settings, run_id, by, "run.html")
+def run_view(request: Request, view: RunView) -> HTMLResponse:
+    return _page(request, "run.html", **view)
 
 
 @router.get("/runs/{run_id}/live")
-def run_live(
-    request: Request,
-    run_id: RowId,
-    session: SessionDep,
-    settings: SettingsDep,
-    by: str | None = None,
-) -> HTMLResponse:
+def run_live(request: Request, view: RunView) -> HTMLResponse:
     """The run page's body alone, polled while the run judges."""
-    return _run(request, session, settings, run_id, by, "_run_body.html")
-
-
-def _run(
-    request: Request, session: Session, settings: Settings, run_id: int, by: str | None, name: str
-) -> HTMLResponse:
-    return _page(
-        request, name, **run_page(session, get_run(session, run_id), settings.all_judges, by)
-    )
+    return _page(request, "_run_body.html", **view)
 
 
 @router.get("/runs/{run_id}/pairs")
