@@ -8,7 +8,6 @@ is always the number the API returns.
 import difflib
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -135,7 +134,7 @@ def list_runs(
         last = max(
             (u.last_finished_at for u in usage[run.id].values() if u.last_finished_at), default=None
         )
-        version = (counts[run.id], _stamp(last))
+        version = (counts[run.id], last)
         rows.append(
             RunSummary(
                 run=run,
@@ -149,23 +148,19 @@ def list_runs(
     return rows, (runs[-1].id if more else None)
 
 
-def _stamp(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 def linked_runs(runs: list[Run]) -> list[int]:
     """The newest run and every run joined to it by shared models: a fittable leaderboard."""
     if not runs:
         return []
-    models = {runs[0].baseline, runs[0].candidate}
+    linked = {runs[0].baseline, runs[0].candidate}
     chosen: set[int] = set()
     grew = True
     while grew:
         grew = False
         for run in runs:
-            if run.id not in chosen and {run.baseline, run.candidate} & models:
+            if run.id not in chosen and {run.baseline, run.candidate} & linked:
                 chosen.add(run.id)
-                models |= {run.baseline, run.candidate}
+                linked |= {run.baseline, run.candidate}
                 grew = True
     return sorted(chosen)
 
