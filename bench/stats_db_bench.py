@@ -17,6 +17,7 @@ from sqlalchemy import text
 from judge_service.db import migrate
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Run
+from judge_service.db.projects import default_project
 from judge_service.db.run_frame import load_run_frame
 from judge_service.stats.report import build_report
 
@@ -65,7 +66,13 @@ def main() -> None:
     args = parser.parse_args()
     sessions = session_factory(fresh_database())
     with sessions() as session:
-        run = Run(name="bench", baseline="base", candidate="tuned", judges=["judge"])
+        run = Run(
+            project_id=default_project(session).id,
+            name="bench",
+            baseline="base",
+            candidate="tuned",
+            judges=["judge"],
+        )
         session.add(run)
         session.flush()
         start = time.perf_counter()

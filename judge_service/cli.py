@@ -32,17 +32,85 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
 ) -> None:
-    """Run the HTTP API under uvicorn."""
+    """Run the HTTP API and dashboard under uvicorn."""
     import uvicorn
 
     from judge_service.api.app import create_app
+    from judge_service.config import Settings
 
-    if not _is_loopback(host):
-        err.print(
-            f"[yellow]warning:[/] listening on {host} without authentication; "
-            "put it behind a trusted network or proxy"
+    settings = Settings()
+    try:
+        auth = serving_auth(settings.auth, host)
+    except ValueError as refused:
+        err.print(f"[red]refused:[/] {refused}")
+        raise typer.Exit(2) from None
+    if auth == "required":
+        err.print("API keys required (create one: judge-service keys create --project NAME)")
+    app_ = create_app(settings.model_copy(update={"auth": auth}))
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+def serving_auth(auth: str, host: str) -> str:
+    """Keys are required beyond loopback: an open server there would serve anyone's runs."""
+    if auth == "auto":
+        return "off" if _is_loopback(host) else "required"
+    if auth == "off" and not _is_loopback(host):
+        raise ValueError(
+            f"JUDGE_AUTH=off but listening on {host}: without API keys anyone who can reach "
+            "it reads and writes every run; set JUDGE_AUTH=required (or listen on 127.0.0.1)"
         )
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    return auth
+
+
+keys_app = typer.Typer(help="Projects' API keys (stored as SHA-256 only).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    project: Annotated[str, typer.Option(help="Project name; created if new")],
+) -> None:
+    """Make an API key for a project and print it: it is shown this once, never stored."""
+    from judge_service.config import Settings
+    from judge_service.db.engine import session_factory
+    from judge_service.db.projects import create_key
+
+    if not 1 <= len(project) <= 100 or "\x00" in project:
+        err.print("--project must be 1 to 100 characters")
+        raise typer.Exit(2)
+    with session_factory(Settings().database_url)() as session:
+        key = create_key(session, project)
+    err.print(f"API key for project {project!r} (shown once; store it now):")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key's prefix, project and dates; never the keys themselves."""
+    from judge_service.config import Settings
+    from judge_service.db.engine import session_factory
+    from judge_service.db.projects import list_keys
+
+    with session_factory(Settings().database_url)() as session:
+        for key in list_keys(session):
+            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            print(f"{key.prefix}…\t{key.project}\t{key.created_at:%Y-%m-%d %H:%M}\t{revoked}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The prefix `keys list` shows")],
+) -> None:
+    """Revoke a key at once: requests with it get 401 from then on."""
+    from judge_service.config import Settings
+    from judge_service.db.engine import session_factory
+    from judge_service.db.projects import revoke_key
+
+    with session_factory(Settings().database_url)() as session:
+        if not revoke_key(session, prefix.rstrip("…")):
+            err.print(f"no active key with prefix {prefix!r}")
+            raise typer.Exit(1)
+    err.print(f"revoked {prefix}")
 
 
 @app.command()

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     inprocess_workers: int = Field(default=4, ge=1, le=64)
     max_pairs_per_request: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    # "auto": required when `judge-service serve` listens beyond loopback, open otherwise.
+    auth: Literal["auto", "required", "off"] = "auto"
+    # Requests per minute per API key (an open server has no keys, so no limit); 0: no limit.
+    rate_limit_per_minute: int = Field(default=1200, ge=0)
 
     @cached_property
     def all_judges(self) -> dict[str, JudgeConfig]:

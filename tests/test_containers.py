@@ -13,7 +13,7 @@ import pytest
 import typer.main
 import yaml
 
-from judge_service.cli import app
+from judge_service.cli import app, serving_auth
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = "judge-service:local"
@@ -179,3 +179,15 @@ def test_shared_environment_names_the_simulated_judge(
         simulated = judges["simulated"]
         assert simulated["base_url"] == "http://simulator:9000/v1"
         assert env[simulated["api_key_env"]], f"{name}: the judge's key variable is unset"
+
+
+def test_the_api_requires_keys(judge_services: dict[str, dict[str, Any]]) -> None:
+    """Compose publishes the API beyond loopback, so it must not run open (issue 6)."""
+    api = judge_services["api"]
+    assert api["environment"]["JUDGE_AUTH"] == "required"
+    host = _words(api["command"])[_words(api["command"]).index("--host") + 1]
+    assert serving_auth(api["environment"]["JUDGE_AUTH"], host) == "required"
+    with pytest.raises(ValueError, match="JUDGE_AUTH=required"):
+        serving_auth("off", host)
+    assert serving_auth("auto", host) == "required"
+    assert serving_auth("auto", "127.0.0.1") == "off"

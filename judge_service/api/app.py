@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from judge_service import __version__
+from judge_service.api.auth import RateLimiter
 from judge_service.api.limits import BodyLimitMiddleware
 from judge_service.api.routes import (
     health,
@@ -22,6 +23,7 @@ from judge_service.api.routes import (
 )
 from judge_service.config import Settings
 from judge_service.dashboard import routes as dashboard
+from judge_service.dashboard import session as dashboard_session
 from judge_service.dashboard.views import SummaryCache
 from judge_service.db.engine import session_factory
 from judge_service.jobs.dispatch import InProcessDispatcher, make_dispatcher
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = session_factory(settings.database_url)
         app.state.dispatcher = make_dispatcher(settings)
         app.state.summaries = SummaryCache()
+        app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.redis_url)
         if isinstance(app.state.dispatcher, InProcessDispatcher):
             # In-process jobs die with the process; pick up what a previous one left.
             reconcile(app.state.sessions, app.state.dispatcher)
@@ -44,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.dispatcher.close()
+            app.state.rate_limiter.close()
 
     app = FastAPI(
         title="judge-service",
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         judges,
         health,
         dashboard,
+        dashboard_session,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")

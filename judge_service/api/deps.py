@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.config import Settings
-from judge_service.db.models import Run
+from judge_service.db.models import Pair, Project, Run
 from judge_service.jobs.dispatch import Dispatcher
 
 
@@ -32,11 +32,20 @@ DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
-def get_run(session: Session, run_id: int) -> Run:
+def get_run(session: Session, run_id: int, project: Project) -> Run:
+    """The run, if it belongs to the caller's project; another project's run is not found."""
     run = session.get(Run, run_id)
-    if run is None:
+    if run is None or run.project_id != project.id:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     return run
+
+
+def get_pair(session: Session, pair_id: int, project: Project) -> Pair:
+    """The pair, if its run belongs to the caller's project."""
+    pair = session.get(Pair, pair_id)
+    if pair is None or pair.run.project_id != project.id:
+        raise HTTPException(status_code=404, detail=f"pair {pair_id} not found")
+    return pair
 
 
 def query_error(name: str, msg: str) -> RequestValidationError:

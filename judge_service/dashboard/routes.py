@@ -9,17 +9,18 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import Field
 from sqlalchemy import select
 
-from judge_service.api.deps import RowId, SessionDep, SettingsDep, get_run
+from judge_service.api.deps import RowId, SessionDep, SettingsDep, get_pair, get_run
 from judge_service.api.routes.leaderboard import MAX_RUNS, compute_leaderboard
 from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.dashboard import format as fmt
+from judge_service.dashboard.session import Viewer, safe_next
 from judge_service.dashboard.views import (
     MISSING,
     PANEL,
@@ -33,7 +34,7 @@ from judge_service.dashboard.views import (
     pair_page,
     run_page,
 )
-from judge_service.db.models import Pair, Run
+from judge_service.db.models import Run
 from judge_service.db.run_frame import metadata_keys
 from judge_service.stats.preference import Outcome
 from judge_service.text import Text
@@ -55,7 +56,8 @@ def _cache(request: Request) -> SummaryCache:
 
 
 def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, context)
+    signed_in = request.app.state.settings.auth == "required"
+    return templates.TemplateResponse(request, name, {"signed_in": signed_in, **context})
 
 
 @router.get("/")
@@ -63,24 +65,32 @@ def runs_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    project: Viewer,
     model: Annotated[Text | None, Query(max_length=200)] = None,
     before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> HTMLResponse:
     rows, older = list_runs(
         session,
+        project,
         _cache(request),
         settings.all_judges,
         model=model or None,
         before=before,
         limit=RUNS_PER_PAGE,
     )
-    return _page(request, "runs.html", rows=rows, older=older, model=model, models=models(session))
+    return _page(
+        request, "runs.html", rows=rows, older=older, model=model, models=models(session, project)
+    )
 
 
 def _run_view(
-    run_id: RowId, session: SessionDep, settings: SettingsDep, by: str | None = None
+    run_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    project: Viewer,
+    by: str | None = None,
 ) -> dict[str, Any]:
-    return run_page(session, get_run(session, run_id), settings.all_judges, by)
+    return run_page(session, get_run(session, run_id, project), settings.all_judges, by)
 
 
 RunView = Annotated[dict[str, Any], Depends(_run_view)]
@@ -102,6 +112,7 @@ def pairs_view(
     request: Request,
     run_id: RowId,
     session: SessionDep,
+    project: Viewer,
     judge: str = PANEL,
     outcome: str | None = None,
     disagree: bool = False,
@@ -110,7 +121,7 @@ def pairs_view(
     human: str | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    run = get_run(session, run_id)
+    run = get_run(session, run_id, project)
     keys = metadata_keys(session, run)
     wanted = PairFilter(
         judge=judge if judge in run.judges else PANEL,
@@ -144,10 +155,13 @@ def pairs_view(
 
 @router.get("/runs/{run_id}/label")
 def label_next(
-    run_id: RowId, session: SessionDep, annotator: Annotated[Text, Query(max_length=100)] = ""
+    run_id: RowId,
+    session: SessionDep,
+    project: Viewer,
+    annotator: Annotated[Text, Query(max_length=100)] = "",
 ) -> RedirectResponse:
     """Blind labelling of a random sample: opens a pair this annotator has not labelled."""
-    run = get_run(session, run_id)
+    run = get_run(session, run_id, project)
     pair_id = next_unlabelled(session, run, annotator)
     if pair_id is None:
         return RedirectResponse(f"/runs/{run.id}/pairs?human=labelled", status_code=303)
@@ -156,11 +170,9 @@ def label_next(
 
 @router.get("/pairs/{pair_id}")
 def pair_view(
-    request: Request, pair_id: RowId, session: SessionDep, blind: bool = False
+    request: Request, pair_id: RowId, session: SessionDep, project: Viewer, blind: bool = False
 ) -> HTMLResponse:
-    pair = session.get(Pair, pair_id)
-    if pair is None:
-        raise HTTPException(status_code=404, detail=f"pair {pair_id} not found")
+    pair = get_pair(session, pair_id, project)
     return _page(request, "pair.html", **pair_page(session, pair, blind))
 
 
@@ -168,16 +180,26 @@ def pair_view(
 def leaderboard_view(
     request: Request,
     session: SessionDep,
+    project: Viewer,
     runs: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None, Query()] = None,
 ) -> HTMLResponse:
-    choices = list(session.scalars(select(Run).order_by(Run.id.desc()).limit(MAX_RUNS)))
+    choices = list(
+        session.scalars(
+            select(Run).where(Run.project_id == project.id).order_by(Run.id.desc()).limit(MAX_RUNS)
+        )
+    )
     chosen = sorted(set(runs))[:MAX_RUNS] if runs else linked_runs(choices)
     board, error = None, None
     if chosen:
         try:
-            board = compute_leaderboard(session, chosen)
+            board = compute_leaderboard(session, project, chosen)
         except RequestValidationError as refused:
             error = "; ".join(str(e["msg"]) for e in refused.errors())
     return _page(
         request, "leaderboard.html", choices=choices, chosen=chosen, board=board, error=error
     )
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return _page(request, "login.html", next=safe_next(next))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from judge_service.api.routes.stats import compute_run_stats
 from judge_service.config import JudgeConfig
-from judge_service.db.models import HumanLabel, Judgment, Pair, Run
+from judge_service.db.models import HumanLabel, Judgment, Pair, Project, Run
 from judge_service.db.queries import RunCounts, run_counts, run_orders
 from judge_service.db.run_frame import load_run_frame, metadata_keys
 from judge_service.db.usage import JudgeUsage, judge_usage
@@ -103,13 +103,15 @@ def total_cost(costs: dict[str, float | None]) -> float | None:
     return None if any(v is None for v in values) else float(sum(v or 0.0 for v in values))
 
 
-def models(session: Session) -> list[str]:
-    names = set(session.scalars(select(Run.baseline).distinct()))
-    return sorted(names | set(session.scalars(select(Run.candidate).distinct())))
+def models(session: Session, project: Project) -> list[str]:
+    mine = Run.project_id == project.id
+    names = set(session.scalars(select(Run.baseline).where(mine).distinct()))
+    return sorted(names | set(session.scalars(select(Run.candidate).where(mine).distinct())))
 
 
 def list_runs(
     session: Session,
+    project: Project,
     cache: SummaryCache,
     judges: dict[str, JudgeConfig],
     *,
@@ -118,7 +120,7 @@ def list_runs(
     limit: int,
 ) -> tuple[list[RunSummary], int | None]:
     """Newest first, keyset-paged on id; `model` matches either side of a run."""
-    query = select(Run).order_by(Run.id.desc()).limit(limit + 1)
+    query = select(Run).where(Run.project_id == project.id).order_by(Run.id.desc()).limit(limit + 1)
     if model:
         query = query.where(or_(Run.baseline == model, Run.candidate == model))
     if before is not None:

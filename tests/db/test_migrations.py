@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 from judge_service.db import migrate
 from judge_service.db.models import Base
 
-TABLES = {"runs", "pairs", "judgments", "rubrics", "human_labels"}
+TABLES = {"runs", "pairs", "judgments", "rubrics", "human_labels", "projects", "api_keys"}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -125,4 +125,36 @@ def test_0004_measures_existing_traces_and_keeps_them_on_the_way_down(empty_db: 
         traces = conn.execute(text("SELECT baseline_trace, candidate_trace FROM pairs")).one()
     assert tuple(traces) == ("short", "longer ✓ trace")
     assert "baseline_chars" not in {c["name"] for c in inspect(engine).get_columns("pairs")}
+    engine.dispose()
+
+
+def test_0005_puts_existing_runs_in_the_default_project_and_keeps_them_on_the_way_down(
+    empty_db: str,
+) -> None:
+    migrate.upgrade(empty_db, "0004")
+    engine = create_engine(empty_db)
+    with engine.begin() as conn:
+        for run_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO runs (id, name, baseline, candidate, judges, swap, rubric_name, "
+                    "rubric_version, rubric, judge_configs, scale, strong_weight, created_at) "
+                    f"VALUES ({run_id}, 'old', 'b', 'c', '[\"j\"]', true, 'general', 1, '{{}}', "
+                    "'{}', '3-way', 3, CURRENT_TIMESTAMP)"
+                )
+            )
+    migrate.upgrade(empty_db)
+    with engine.connect() as conn:
+        (default_id,) = conn.execute(text("SELECT id FROM projects WHERE name = 'default'")).one()
+        owners = conn.execute(text("SELECT id, project_id FROM runs ORDER BY id")).all()
+    assert [tuple(row) for row in owners] == [(1, default_id), (2, default_id)]
+
+    migrate.downgrade(empty_db, "0004")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, name FROM runs ORDER BY id")).all() == [
+            (1, "old"),
+            (2, "old"),
+        ]
+    assert "project_id" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert not {"projects", "api_keys"} & set(inspect(engine).get_table_names())
     engine.dispose()

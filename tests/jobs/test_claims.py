@@ -10,6 +10,7 @@ from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Judgment, JudgmentStatus, Run, utcnow
+from judge_service.db.projects import default_project
 from judge_service.db.queries import insert_pairs
 from judge_service.jobs.claims import Result, WorkItem, claim, release, store
 from judge_service.jobs.judge_pairs import interpret, judge_chunk
@@ -26,7 +27,14 @@ def sessions(pg_settings: Settings) -> sessionmaker[Session]:
 
 def make_pairs(sessions: sessionmaker[Session], count: int, judges: list[str]) -> list[int]:
     with sessions() as session:
-        run = Run(name="claims", baseline="b", candidate="c", judges=judges, swap=True)
+        run = Run(
+            project_id=default_project(session).id,
+            name="claims",
+            baseline="b",
+            candidate="c",
+            judges=judges,
+            swap=True,
+        )
         session.add(run)
         session.flush()
         pairs = [

@@ -3,18 +3,24 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from judge_service.api.deps import RowId, SessionDep
+from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
+from judge_service.api.deps import RowId, SessionDep, get_pair
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import TOO_LARGE, Text, refused
-from judge_service.db.models import HumanLabel, Pair
+from judge_service.db.models import HumanLabel
 from judge_service.judging.verdicts import Verdict
 
 NO_PAIR = refused("No such pair")
-router = APIRouter(prefix="/v1/pairs", tags=["human labels"], route_class=StrictJSONRoute)
+router = APIRouter(
+    prefix="/v1/pairs",
+    tags=["human labels"],
+    route_class=StrictJSONRoute,
+    responses=AUTH_RESPONSES,
+)
 
 
 class HumanLabelIn(BaseModel):
@@ -34,13 +40,6 @@ class HumanLabelPublic(BaseModel):
     created_at: datetime
 
 
-def _pair(session: SessionDep, pair_id: int) -> Pair:
-    pair = session.get(Pair, pair_id)
-    if pair is None:
-        raise HTTPException(status_code=404, detail=f"pair {pair_id} not found")
-    return pair
-
-
 @router.post(
     "/{pair_id}/human-labels",
     status_code=201,
@@ -51,9 +50,13 @@ def _pair(session: SessionDep, pair_id: int) -> Pair:
     },
 )
 def add_label(
-    pair_id: RowId, body: HumanLabelIn, session: SessionDep, response: Response
+    pair_id: RowId,
+    body: HumanLabelIn,
+    session: SessionDep,
+    response: Response,
+    project: ProjectDep,
 ) -> HumanLabelPublic:
-    pair = _pair(session, pair_id)
+    pair = get_pair(session, pair_id, project)
     label = session.scalars(
         select(HumanLabel).where(
             HumanLabel.pair_id == pair.id, HumanLabel.annotator == body.annotator
@@ -70,8 +73,8 @@ def add_label(
 
 
 @router.get("/{pair_id}/human-labels", responses={404: NO_PAIR})
-def list_labels(pair_id: RowId, session: SessionDep) -> list[HumanLabelPublic]:
-    pair = _pair(session, pair_id)
+def list_labels(pair_id: RowId, session: SessionDep, project: ProjectDep) -> list[HumanLabelPublic]:
+    pair = get_pair(session, pair_id, project)
     labels = session.scalars(
         select(HumanLabel).where(HumanLabel.pair_id == pair.id).order_by(HumanLabel.id)
     )

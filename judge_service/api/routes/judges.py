@@ -1,11 +1,17 @@
 """The judges the operator configured: names and models, never keys or endpoints."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from judge_service.api.auth import AUTH_RESPONSES, current_project
 from judge_service.api.deps import SettingsDep
 from judge_service.api.schemas import JudgePublic
 
-router = APIRouter(prefix="/v1/judges", tags=["judges"])
+router = APIRouter(
+    prefix="/v1/judges",
+    tags=["judges"],
+    dependencies=[Depends(current_project)],
+    responses=AUTH_RESPONSES,
+)
 
 
 @router.get("")

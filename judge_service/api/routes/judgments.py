@@ -10,11 +10,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import RowId, SessionDep, get_run
 from judge_service.api.schemas import NO_RUN
 from judge_service.db.queries import JUDGMENT_EXPORT_COLUMNS, iter_judgments
 
-router = APIRouter(prefix="/v1/runs", tags=["judgments"])
+router = APIRouter(prefix="/v1/runs", tags=["judgments"], responses=AUTH_RESPONSES)
 
 FIELDS = [column.key for column in JUDGMENT_EXPORT_COLUMNS]
 
@@ -61,9 +62,10 @@ def export_judgments(
     run_id: RowId,
     request: Request,
     session: SessionDep,
+    project: ProjectDep,
     format: Literal["jsonl", "csv"] = "jsonl",
 ) -> StreamingResponse:
-    get_run(session, run_id)
+    get_run(session, run_id, project)
     sessions = request.app.state.sessions
 
     def records() -> Iterator[dict[str, Any]]:

@@ -7,14 +7,15 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import SessionDep, query_error
 from judge_service.api.schemas import MAX_ROW_ID
-from judge_service.db.models import Run
+from judge_service.db.models import Project, Run
 from judge_service.db.run_frame import load_run_frame
 from judge_service.stats.bradley_terry import fit_bradley_terry
 from judge_service.stats.report import build_report
 
-router = APIRouter(prefix="/v1/leaderboard", tags=["leaderboard"])
+router = APIRouter(prefix="/v1/leaderboard", tags=["leaderboard"], responses=AUTH_RESPONSES)
 
 MAX_RUNS = 100
 
@@ -36,6 +37,7 @@ def _parse_ids(runs: str) -> list[int]:
 @router.get("")
 def leaderboard(
     session: SessionDep,
+    project: ProjectDep,
     runs: Annotated[str, Query(description="Comma-separated run ids, e.g. 1,2,3")],
     bootstrap_rounds: Annotated[int, Query(ge=0, le=10_000)] = 1000,
     seed: Annotated[int, Query(ge=0)] = 0,
@@ -43,12 +45,18 @@ def leaderboard(
 ) -> dict[str, Any]:
     """Each pair the panel decided is one battle; a tie or inconsistent pair is half a win each."""
     return compute_leaderboard(
-        session, _parse_ids(runs), bootstrap_rounds=bootstrap_rounds, seed=seed, anchor=anchor
+        session,
+        project,
+        _parse_ids(runs),
+        bootstrap_rounds=bootstrap_rounds,
+        seed=seed,
+        anchor=anchor,
     )
 
 
 def compute_leaderboard(
     session: Session,
+    project: Project,
     ids: list[int],
     *,
     bootstrap_rounds: int = 1000,
@@ -56,7 +64,9 @@ def compute_leaderboard(
     anchor: str | None = None,
 ) -> dict[str, Any]:
     """The body of `GET /v1/leaderboard`, shared with the dashboard's leaderboard page."""
-    found = session.scalars(select(Run).where(Run.id.in_(ids)).order_by(Run.id)).all()
+    found = session.scalars(
+        select(Run).where(Run.id.in_(ids), Run.project_id == project.id).order_by(Run.id)
+    ).all()
     missing = sorted(set(ids) - {run.id for run in found})
     if missing:
         raise query_error("runs", f"no such run: {', '.join(map(str, missing))}")

@@ -4,6 +4,7 @@ import logging
 
 from fastapi import APIRouter
 
+from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import DispatcherDep, RowId, SessionDep, get_run
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import NO_RUN, TOO_LARGE, PairIn, PairsAccepted, PairsIn
@@ -11,7 +12,9 @@ from judge_service.db.queries import insert_pairs
 from judge_service.jobs.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/runs", tags=["pairs"], route_class=StrictJSONRoute)
+router = APIRouter(
+    prefix="/v1/runs", tags=["pairs"], route_class=StrictJSONRoute, responses=AUTH_RESPONSES
+)
 
 
 def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int) -> int:
@@ -27,9 +30,13 @@ def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int)
 
 @router.post("/{run_id}/pairs", status_code=202, responses={404: NO_RUN, 413: TOO_LARGE})
 def add_pairs(
-    run_id: RowId, body: PairsIn, session: SessionDep, dispatcher: DispatcherDep
+    run_id: RowId,
+    body: PairsIn,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
+    project: ProjectDep,
 ) -> PairsAccepted:
-    run = get_run(session, run_id)
+    run = get_run(session, run_id, project)
     first_of_each: dict[str, PairIn] = {}
     for pair in body.pairs:
         first_of_each.setdefault(pair.external_id, pair)

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import RowId, SessionDep, get_run
 from judge_service.api.schemas import MAX_ROW_ID, NO_RUN
 from judge_service.db.pair_results import pair_outcomes_page
 from judge_service.stats.preference import Outcome
 
-router = APIRouter(prefix="/v1/runs", tags=["results"])
+router = APIRouter(prefix="/v1/runs", tags=["results"], responses=AUTH_RESPONSES)
 
 MAX_PAGE = 1000
 
@@ -40,12 +41,13 @@ class PairResultsPage(BaseModel):
 def list_pair_results(
     run_id: RowId,
     session: SessionDep,
+    project: ProjectDep,
     after_id: Annotated[
         int, Query(ge=0, le=MAX_ROW_ID, description="Return pairs with a larger pair_id")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
 ) -> PairResultsPage:
-    run = get_run(session, run_id)
+    run = get_run(session, run_id, project)
     page = pair_outcomes_page(session, run, after_id, limit)
     return PairResultsPage(
         items=[

@@ -2,8 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
+from judge_service.api.auth import AUTH_RESPONSES, current_project
 from judge_service.api.deps import SessionDep
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import MAX_VERSION, TOO_LARGE, RubricPublic, refused
@@ -11,7 +12,13 @@ from judge_service.db.rubrics import get_rubric, list_rubrics, register_rubric
 from judge_service.judging.rubrics import BUILTIN, RubricDefinition
 from judge_service.text import Text
 
-router = APIRouter(prefix="/v1/rubrics", tags=["rubrics"], route_class=StrictJSONRoute)
+router = APIRouter(
+    prefix="/v1/rubrics",
+    tags=["rubrics"],
+    route_class=StrictJSONRoute,
+    dependencies=[Depends(current_project)],
+    responses=AUTH_RESPONSES,
+)
 
 
 def _public(rubric: RubricDefinition, version: int) -> RubricPublic:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select, update
 
+from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import DispatcherDep, RowId, SessionDep, SettingsDep, get_run
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.routes.pairs import dispatch_committed
@@ -25,7 +26,9 @@ from judge_service.db.rubrics import get_rubric
 from judge_service.judging.protocol import Scale
 from judge_service.text import Text
 
-router = APIRouter(prefix="/v1/runs", tags=["runs"], route_class=StrictJSONRoute)
+router = APIRouter(
+    prefix="/v1/runs", tags=["runs"], route_class=StrictJSONRoute, responses=AUTH_RESPONSES
+)
 
 
 def run_public(run: Run, counts: RunCounts) -> RunPublic:
@@ -53,7 +56,9 @@ def run_public(run: Run, counts: RunCounts) -> RunPublic:
 
 
 @router.post("", status_code=201, responses={413: TOO_LARGE})
-def create_run(body: RunCreate, session: SessionDep, settings: SettingsDep) -> RunPublic:
+def create_run(
+    body: RunCreate, session: SessionDep, settings: SettingsDep, project: ProjectDep
+) -> RunPublic:
     known = settings.all_judges
     errors = []
     for index, name in enumerate(body.judges):
@@ -74,6 +79,7 @@ def create_run(body: RunCreate, session: SessionDep, settings: SettingsDep) -> R
     assert rubric is not None
     definition, version = rubric
     run = Run(
+        project_id=project.id,
         name=body.name,
         baseline=body.baseline,
         candidate=body.candidate,
@@ -109,16 +115,21 @@ def _same_judges(run: Run, known: dict[str, JudgeConfig]) -> None:
 
 @router.post("/{run_id}/rerun", status_code=201, responses={404: NO_RUN, 409: JUDGES_CHANGED})
 def rerun(
-    run_id: RowId, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep
+    run_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    project: ProjectDep,
 ) -> RunPublic:
     """A new run with the same pairs, rubric version, scale and judges, judged afresh.
 
     Refused (409) when a judge's configuration has changed since: the rerun would
     not measure the same thing.
     """
-    old = get_run(session, run_id)
+    old = get_run(session, run_id, project)
     _same_judges(old, settings.all_judges)
     run = Run(
+        project_id=old.project_id,
         name=f"{old.name} (rerun of {old.id})",
         baseline=old.baseline,
         candidate=old.candidate,
@@ -144,15 +155,17 @@ def rerun(
 
 
 @router.get("")
-def list_runs(session: SessionDep) -> list[RunPublic]:
-    runs = session.scalars(select(Run).order_by(Run.id.desc())).all()
+def list_runs(session: SessionDep, project: ProjectDep) -> list[RunPublic]:
+    runs = session.scalars(
+        select(Run).where(Run.project_id == project.id).order_by(Run.id.desc())
+    ).all()
     counts = run_counts(session, [run.id for run in runs])
     return [run_public(run, counts[run.id]) for run in runs]
 
 
 @router.get("/{run_id}", responses={404: NO_RUN})
-def read_run(run_id: RowId, session: SessionDep) -> RunPublic:
-    run = get_run(session, run_id)
+def read_run(run_id: RowId, session: SessionDep, project: ProjectDep) -> RunPublic:
+    run = get_run(session, run_id, project)
     return run_public(run, run_counts(session, [run.id])[run.id])
 
 
@@ -164,6 +177,7 @@ def retry_failed(
     session: SessionDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
+    project: ProjectDep,
     reason: Annotated[
         Text | None, Query(max_length=40, description="Only calls that failed this way")
     ] = None,
@@ -173,7 +187,7 @@ def retry_failed(
     Their rows stay (the (pair, judge, order) constraint): a retry rewrites the failure, it
     never adds a second judgment. 409 when a judge's configuration has changed since.
     """
-    run = get_run(session, run_id)
+    run = get_run(session, run_id, project)
     _same_judges(run, settings.all_judges)
     failed = (Judgment.run_id == run.id) & (Judgment.status == JudgmentStatus.FAILED)
     if reason is not None:

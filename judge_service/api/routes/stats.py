@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import RowId, SessionDep, get_run, query_error
 from judge_service.api.schemas import NO_RUN, PreferenceStats, RunStats
 from judge_service.db.models import Run
@@ -13,13 +14,14 @@ from judge_service.judging.protocol import Scale
 from judge_service.stats.report import build_report
 from judge_service.text import Text
 
-router = APIRouter(prefix="/v1/runs", tags=["stats"])
+router = APIRouter(prefix="/v1/runs", tags=["stats"], responses=AUTH_RESPONSES)
 
 
 @router.get("/{run_id}/stats", responses={404: NO_RUN})
 def run_stats(
     run_id: RowId,
     session: SessionDep,
+    project: ProjectDep,
     axis: Annotated[str | None, Query(description="A rubric axis; default: overall")] = None,
     by: Annotated[
         Text | None,
@@ -31,7 +33,7 @@ def run_stats(
 ) -> RunStats:
     return compute_run_stats(
         session,
-        get_run(session, run_id),
+        get_run(session, run_id, project),
         axis=axis,
         by=by,
         bootstrap_rounds=bootstrap_rounds,

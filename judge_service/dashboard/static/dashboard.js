@@ -91,7 +91,32 @@ document.addEventListener("click", (event) => {
   window.location.assign(url.toString());
 });
 
+// Signing in sends the key once, in a request body; the server answers with a cookie.
+function signIn(form) {
+  const status = document.getElementById("login-status");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/session", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ api_key: form.elements.api_key.value.trim() }),
+    });
+    if (response.ok) window.location.assign(form.dataset.next);
+    else status.textContent = response.status === 401 ? "Unknown or revoked key." : `HTTP ${response.status}`;
+  });
+}
+
+document.addEventListener("click", async (event) => {
+  const link = event.target instanceof Element && event.target.closest("a[data-sign-out]");
+  if (!link) return;
+  event.preventDefault();
+  await fetch("/session", { method: "DELETE" });
+  window.location.assign("/login");
+});
+
 document.addEventListener("DOMContentLoaded", () => {
+  const login = document.querySelector("form.login");
+  if (login) signIn(login);
   const live = document.getElementById("live");
   if (live) follow(live);
   const box = document.querySelector(".label-box");

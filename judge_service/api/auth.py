@@ -1,0 +1,90 @@
+"""Who is asking: the project behind the request's API key, and how often it may ask.
+
+A key is sent as `Authorization: Bearer <key>` (the dashboard keeps it in an HttpOnly
+cookie instead). On an open server every request acts for the "default" project. Another
+project's run is answered 404, exactly like a run that does not exist.
+"""
+
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from redis import Redis
+
+from judge_service.api.deps import SessionDep, SettingsDep
+from judge_service.db.models import Project
+from judge_service.db.projects import default_project, key_digest, project_for_key
+
+COOKIE = "judge_key"
+WINDOW_S = 60
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or an unknown or revoked one"},
+    429: {"description": "Over this key's requests per minute; see Retry-After"},
+}
+
+
+def request_key(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(COOKIE)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class RateLimiter:
+    """Fixed one-minute windows per caller, counted in Redis so every API process shares them.
+
+    Without Redis (the embedded mode is one process) the counts live in memory.
+    """
+
+    def __init__(self, per_minute: int, redis_url: str | None) -> None:
+        self.per_minute = per_minute
+        self._redis = Redis.from_url(redis_url) if redis_url and per_minute else None
+        self._counts: dict[tuple[str, int], int] = {}
+
+    def hit(self, caller: str) -> int | None:
+        """Counts a request; returns the seconds to wait when it is over the limit."""
+        if not self.per_minute:
+            return None
+        now = time.time()
+        window = int(now // WINDOW_S)
+        if self._redis is not None:
+            name = f"judge:ratelimit:{caller}:{window}"
+            with self._redis.pipeline() as pipe:
+                count = int(pipe.incr(name).expire(name, 2 * WINDOW_S).execute()[0])
+        else:
+            self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
+            count = self._counts[(caller, window)] = self._counts.get((caller, window), 0) + 1
+        if count <= self.per_minute:
+            return None
+        return max(1, int((window + 1) * WINDOW_S - now) + 1)
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
+
+
+def current_project(request: Request, session: SessionDep, settings: SettingsDep) -> Project:
+    if settings.auth == "required":
+        key = request_key(request)
+        if key is None:
+            raise _unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+        project = project_for_key(session, key)
+        if project is None:
+            raise _unauthorized("unknown or revoked API key")
+        wait = request.app.state.rate_limiter.hit(key_digest(key))
+        if wait is not None:
+            raise HTTPException(
+                status_code=429,
+                detail=f"over {settings.rate_limit_per_minute} requests per minute for this key",
+                headers={"Retry-After": str(wait)},
+            )
+        return project
+    return default_project(session)
+
+
+ProjectDep = Annotated[Project, Depends(current_project)]
