@@ -10,11 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from judge_service.api.app import create_app
+from judge_service.background import BackgroundServer
+from judge_service.config import Settings
 from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
+from tests.api.test_auth import new_key
 from tests.conftest import Stack, StackFactory, create_run, wait_until_done
 from tests.dashboard.test_pages import PIXEL
 
@@ -223,3 +228,37 @@ def test_runs_and_leaderboard_pages_render(page: Page, stack: Stack) -> None:
         m["model"] for m in board["models"]
     ]
     shot(page, "leaderboard")
+
+
+def test_signing_in_with_a_key_in_the_browser(
+    page: Page, pg_settings: Settings, pg_url: str
+) -> None:
+    """With keys required, a page sends the browser to sign in, then back where it was."""
+    settings = Settings(
+        database_url=pg_settings.database_url,
+        redis_url=pg_settings.redis_url,
+        queue_name=pg_settings.queue_name,
+        judges=pg_settings.judges,
+        auth="required",
+    )
+    key = new_key(pg_url, "browser-team")
+    with BackgroundServer(create_app(settings)) as server:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as api:
+            run = create_run(api, ["sim"], candidate="tuned-signed-in")
+        page.goto(f"{server.url}/runs/{run['id']}")
+        page.wait_for_url(re.compile(r"/login\?next="))
+        page.fill('input[name="api_key"]', "js_wrong")
+        page.click("text=Sign in >> nth=-1")
+        expect(page.locator("#login-status")).to_have_text("Unknown or revoked key.")
+        page.fill('input[name="api_key"]', key)
+        page.click("text=Sign in >> nth=-1")
+        page.wait_for_url(f"{server.url}/runs/{run['id']}")
+        expect(page.locator("h1")).to_contain_text(f"Run #{run['id']}")
+        shot(page, "signed-in")
+        cookies = page.context.cookies()
+        assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in cookies] == [
+            ("judge_key", True, "Strict")
+        ]
+        page.click("text=Sign out")
+        page.wait_for_url(f"{server.url}/login")
+        assert page.context.cookies() == []
