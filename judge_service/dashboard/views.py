@@ -86,15 +86,17 @@ def is_simulated(run: Run, judge: str) -> bool:
 
 
 def judge_costs(
-    usage: dict[str, JudgeUsage], judges: dict[str, JudgeConfig]
+    run: Run, usage: dict[str, JudgeUsage], judges: dict[str, JudgeConfig]
 ) -> dict[str, float | None]:
-    """Cost per judge at the configured prices (None: no price, or judge no longer configured)."""
+    """Cost per judge of the run at the configured prices.
+
+    None when the judge has no price or is no longer configured, even before its first call.
+    """
     costs: dict[str, float | None] = {}
-    for name, use in usage.items():
-        config = judges.get(name)
-        costs[name] = (
-            config.cost_usd(use.input_tokens, use.output_tokens) if config is not None else None
-        )
+    for name in run.judges:
+        config, use = judges.get(name), usage.get(name)
+        tokens = (use.input_tokens, use.output_tokens) if use else (0, 0)
+        costs[name] = config.cost_usd(*tokens) if config is not None else None
     return costs
 
 
@@ -142,7 +144,7 @@ def list_runs(
                 run=run,
                 counts=counts[run.id],
                 usage=usage[run.id],
-                cost_usd=total_cost(judge_costs(usage[run.id], judges)),
+                cost_usd=total_cost(judge_costs(run, usage[run.id], judges)),
                 panel=cache.panel(session, run, version),
                 simulated=any(is_simulated(run, judge) for judge in run.judges),
             )
@@ -187,7 +189,7 @@ def run_page(
     }
     counts = run_counts(session, [run.id])[run.id]
     usage = judge_usage(session, [run.id])[run.id]
-    costs = judge_costs(usage, judges)
+    costs = judge_costs(run, usage, judges)
     return {
         "run": run,
         "stats": stats,

@@ -88,6 +88,9 @@ def test_run_page_shows_the_stats_api_figures(
     )
     assert shown == {k: f"{v['panel']['n']:,}" for k, v in by_modality["by_stratum"].items()}
     assert "SIMULATED" in html
+    # No prices configured: tokens are shown, cost is not guessed, for each judge and in total.
+    assert html.count('class="r">no price set</td>') == 2
+    assert 'data-testid="cost">no price set<' in html
 
 
 def test_live_fragment_is_the_run_body(pg_api: httpx.Client, judged_run: dict[str, Any]) -> None:
@@ -160,6 +163,8 @@ def test_user_text_is_escaped(pg_api: httpx.Client) -> None:
     ):
         html = _page(pg_api, path)
         assert "<script>alert" not in html and "<b>run</b>" not in html
+    # Before any call, an unpriced judge's cost is unknown, not $0.
+    assert 'data-testid="cost">no price set<' in _page(pg_api, f"/runs/{run['id']}")
     html = _page(pg_api, f"/pairs/{item['pair_id']}")
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert f'<img src="{PIXEL}"' in html
