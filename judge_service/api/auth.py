@@ -5,17 +5,19 @@ cookie instead). On an open server every request acts for the "default" project.
 project's run is answered 404, exactly like a run that does not exist.
 """
 
+import logging
 import time
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from redis import Redis
+from redis import Redis, RedisError
 
 from judge_service.api.deps import SessionDep, SettingsDep
 from judge_service.db.models import Project
 from judge_service.db.projects import default_project, key_digest, project_for_key
 
 COOKIE = "judge_key"
+log = logging.getLogger(__name__)
 WINDOW_S = 60
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -54,8 +56,13 @@ class RateLimiter:
         window = int(now // WINDOW_S)
         if self._redis is not None:
             name = f"judge:ratelimit:{caller}:{window}"
-            with self._redis.pipeline() as pipe:
-                count = int(pipe.incr(name).expire(name, 2 * WINDOW_S).execute()[0])
+            try:
+                with self._redis.pipeline() as pipe:
+                    count = int(pipe.incr(name).expire(name, 2 * WINDOW_S).execute()[0])
+            except RedisError:
+                # Redis only dispatches; while it is away, requests are not refused for it.
+                log.warning("rate limit not counted: Redis unreachable")
+                return None
         else:
             self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
             count = self._counts[(caller, window)] = self._counts.get((caller, window), 0) + 1

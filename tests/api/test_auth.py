@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from judge_service.api.app import create_app
-from judge_service.background import BackgroundServer
+from judge_service.api.auth import RateLimiter
+from judge_service.background import BackgroundServer, free_port
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.demo.sample import sample_pairs
@@ -171,3 +172,13 @@ def test_rate_limit_is_per_key_and_shared_by_api_processes(
         assert limited.status_code == 429, statuses
         assert 1 <= int(limited.headers["retry-after"]) <= 61
         assert third.get("/v1/runs").status_code == 200
+
+
+def test_rate_limit_lets_requests_through_while_redis_is_away() -> None:
+    """Redis only dispatches; an outage must not turn every authenticated request into a 500."""
+    limiter = RateLimiter(per_minute=1, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    assert [limiter.hit("caller") for _ in range(3)] == [None, None, None]
+    limiter.close()
+    counting = RateLimiter(per_minute=2, redis_url=None)
+    assert [counting.hit("a") is None for _ in range(3)] == [True, True, False]
+    assert counting.hit("b") is None
