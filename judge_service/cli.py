@@ -121,11 +121,11 @@ def worker(
 ) -> None:
     """Run an RQ worker that judges pairs (needs JUDGE_REDIS_URL)."""
     from redis import Redis
-    from rq import Worker
     from rq.serializers import JSONSerializer
 
     from judge_service.config import Settings
     from judge_service.jobs.dispatch import judge_queue
+    from judge_service.jobs.worker import JudgeWorker
 
     settings = Settings()
     if not settings.redis_url:
@@ -133,7 +133,9 @@ def worker(
         raise typer.Exit(2)
     redis = Redis.from_url(settings.redis_url)
     rq_queue = judge_queue(redis, queue or settings.queue_name)
-    rq_worker = Worker([rq_queue], connection=redis, serializer=JSONSerializer, name=name)
+    rq_worker = JudgeWorker(
+        [rq_queue], connection=redis, serializer=JSONSerializer, name=name, settings=settings
+    )
     rq_worker.work(burst=burst, logging_level="INFO")
 
 
@@ -150,7 +152,11 @@ def migrate() -> None:
 def reconcile(
     run_id: Annotated[int | None, typer.Option(help="Only this run")] = None,
 ) -> None:
-    """Queue again every judgment left pending or held by a dead worker."""
+    """Queue again, now, every judgment left pending or held by a dead worker.
+
+    Workers do this on their own every JUDGE_RECONCILE_INTERVAL_S for what has waited a
+    lease; this is for when you know the queue lost its jobs (Redis flushed or replaced).
+    """
     from judge_service.config import Settings
     from judge_service.db.engine import session_factory
     from judge_service.jobs.dispatch import make_dispatcher
@@ -158,8 +164,9 @@ def reconcile(
 
     settings = Settings()
     dispatcher = make_dispatcher(settings)
+    sessions = session_factory(settings.database_url)
     try:
-        count = reconcile_pairs(session_factory(settings.database_url), dispatcher, run_id)
+        count = reconcile_pairs(sessions, dispatcher, settings.lease_s, run_id, everything=True)
     finally:
         dispatcher.close()
     print(f"queued {count} pairs with unfinished judgments")

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
 
     chunk_size: int = Field(default=20, ge=1, le=1000)
     job_timeout_s: int = Field(default=900, ge=10)
+    # A claim outlives its job's timeout by this much (RQ kills a stuck horse at timeout + 60 s),
+    # so a live job never loses its claims; a killed worker's come back a lease after the claim.
+    lease_margin_s: int = Field(default=60, ge=1)
+    # How often each RQ worker queues again what was left pending or claimed past its lease.
+    reconcile_interval_s: int = Field(default=60, ge=1)
     inprocess_workers: int = Field(default=4, ge=1, le=64)
     max_pairs_per_request: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
@@ -111,7 +116,7 @@ class Settings(BaseSettings):
     @property
     def lease_s(self) -> int:
         """A claimed judgment is reclaimable once its job can no longer be running."""
-        return self.job_timeout_s + 60
+        return self.job_timeout_s + self.lease_margin_s
 
     @model_validator(mode="after")
     def _calls_fit_in_a_job(self) -> Self:

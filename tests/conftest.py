@@ -152,6 +152,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         JUDGE_DATABASE_URL=settings.database_url,
         JUDGE_QUEUE_NAME=settings.queue_name,
         JUDGE_CHUNK_SIZE=str(settings.chunk_size),
+        JUDGE_JOB_TIMEOUT_S=str(settings.job_timeout_s),
+        JUDGE_LEASE_MARGIN_S=str(settings.lease_margin_s),
+        JUDGE_RECONCILE_INTERVAL_S=str(settings.reconcile_interval_s),
         JUDGE_JUDGES=json.dumps({k: v.model_dump() for k, v in settings.judges.items()}),
         **{KEY_ENV: os.environ.get(KEY_ENV, "")},
     )

@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.redis_url)
         if isinstance(app.state.dispatcher, InProcessDispatcher):
             # In-process jobs die with the process; pick up what a previous one left.
-            reconcile(app.state.sessions, app.state.dispatcher)
+            reconcile(app.state.sessions, app.state.dispatcher, settings.lease_s, everything=True)
         try:
             yield
         finally:

@@ -194,6 +194,8 @@ class Judgment(Base):
     status: Mapped[str] = mapped_column(String(20), default=JudgmentStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claim_token: Mapped[str | None] = mapped_column(String(36))
+    # Until when the row's holder is presumed alive: a worker's claim (running) or the queued
+    # job carrying it (pending). Past it, the reconciler queues the row again.
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     judge_model: Mapped[str | None] = mapped_column(String(200))

@@ -6,12 +6,23 @@ and every later write is conditioned on its claim token: a worker that lost
 its lease can never overwrite the result of the one that took over.
 """
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+    wait_random,
+)
 
 from judge_service.config import JudgeConfig
 from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run, utcnow
@@ -19,6 +30,10 @@ from judge_service.judging.prompt import TEMPLATE_ID, Prompt, criteria_for, rend
 from judge_service.judging.protocol import Scale
 from judge_service.judging.rubrics import OVERALL, RubricDefinition
 from judge_service.judging.verdicts import Order
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,10 +83,13 @@ def claim(
     judges: dict[str, JudgeConfig],
 ) -> list[WorkItem]:
     now = utcnow()
+    # Rows already under this token count: a retry after a commit whose reply was lost
+    # (the database went away) gets its own claim back instead of stranding it.
+    mine = Judgment.claim_token == token
     with sessions.begin() as session:
         claimed = session.scalars(
             update(Judgment)
-            .where(Judgment.pair_id.in_(pair_ids), claimable(now))
+            .where(Judgment.pair_id.in_(pair_ids), or_(claimable(now), mine))
             .values(
                 status=JudgmentStatus.RUNNING,
                 claim_token=token,
@@ -169,12 +187,35 @@ def store(sessions: sessionmaker[Session], item: WorkItem, token: str, result: R
 
 
 def release(sessions: sessionmaker[Session], token: str) -> int:
-    """Hand back whatever this claim did not finish, so it is not stuck until the lease ends."""
+    """Hand back whatever this claim did not finish, so it is not stuck until the lease ends.
+
+    The rows' lease ends now: no job holds them, so the next reconcile queues them again.
+    """
     with sessions.begin() as session:
         released = session.execute(
             update(Judgment)
             .where(Judgment.claim_token == token, Judgment.status == JudgmentStatus.RUNNING)
-            .values(status=JudgmentStatus.PENDING, claim_token=None, lease_expires_at=None)
+            .values(status=JudgmentStatus.PENDING, claim_token=None, lease_expires_at=utcnow())
             .execution_options(synchronize_session=False)
         )
     return released.rowcount
+
+
+def _waiting(state: RetryCallState) -> None:
+    log.warning("database unavailable, retrying %s: %r", state.fn, state.outcome.exception())
+
+
+def patiently(window_s: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`fn(*args)`, retried with backoff while the database is unreachable, for up to `window_s`.
+
+    A worker waits out a PostgreSQL restart instead of failing its job; the writes it retries
+    are conditioned on its claim token, so a retry after a commit that did land changes nothing.
+    """
+    retrying = Retrying(
+        retry=retry_if_exception_type((OperationalError, InterfaceError)),
+        wait=wait_exponential(multiplier=0.1, max=2.0) + wait_random(0, 0.1),
+        stop=stop_after_delay(window_s),
+        before_sleep=_waiting,
+        reraise=True,
+    )
+    return retrying(fn, *args, **kwargs)

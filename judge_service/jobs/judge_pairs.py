@@ -8,6 +8,8 @@ loop: the pattern that is safe under RQ's forking worker.
 
 import asyncio
 import logging
+import signal
+import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from judge_service.config import JudgeConfig, Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import JudgmentStatus
-from judge_service.jobs.claims import Result, WorkItem, claim, release, store
+from judge_service.jobs.claims import Result, WorkItem, claim, patiently, release, store
 from judge_service.judging.protocol import (
     ParsedVerdict,
     VerdictParseError,
@@ -46,25 +48,41 @@ class ChunkSummary:
     done: int
     failed: int
     lost: int
+    released: int = 0
 
 
 def judge_pairs(pair_ids: list[int]) -> dict[str, int]:
-    """RQ entry point: settings and the database engine are made here, after the fork."""
-    summary = judge_chunk(Settings(), pair_ids)
+    """RQ entry point: settings and the database engine are made here, after the fork.
+
+    SIGTERM (the worker's warm shutdown passes it on) stops the chunk early instead
+    of killing the horse: calls in flight are stored, the rest released.
+    """
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        summary = judge_chunk(Settings(), pair_ids, stop)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return summary.__dict__
 
 
-def judge_chunk(settings: Settings, pair_ids: list[int]) -> ChunkSummary:
+def judge_chunk(
+    settings: Settings, pair_ids: list[int], stop: threading.Event | None = None
+) -> ChunkSummary:
+    """Claim, judge, store; database calls wait out an outage for as long as a lease lasts."""
     sessions = session_factory(settings.database_url)
     token = uuid.uuid4().hex
-    items = claim(sessions, pair_ids, token, settings.lease_s, settings.all_judges)
+    window = settings.lease_s
+    items = patiently(window, claim, sessions, pair_ids, token, window, settings.all_judges)
     if not items:
         return ChunkSummary(0, 0, 0, 0)
+    stop = stop or threading.Event()
     try:
-        return asyncio.run(_judge_all(items, settings.all_judges, sessions, token))
+        summary = asyncio.run(_judge_all(items, settings.all_judges, sessions, token, stop, window))
     finally:
         # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.
-        release(sessions, token)
+        released = patiently(window, release, sessions, token)
+    return replace(summary, released=released)
 
 
 def parse_reply(reply: JudgeReply, item: WorkItem) -> ParsedVerdict:
@@ -141,6 +159,8 @@ async def _judge_all(
     judges: dict[str, JudgeConfig],
     sessions: sessionmaker[Session],
     token: str,
+    stop: threading.Event,
+    db_window_s: float,
 ) -> ChunkSummary:
     providers: dict[str, JudgeProvider] = {}
     unavailable: dict[str, Result] = {}
@@ -155,11 +175,14 @@ async def _judge_all(
             unavailable[name] = _failure("config_error", str(exc))
     limits = {name: asyncio.Semaphore(judges[name].max_concurrency) for name in providers}
 
-    async def one(item: WorkItem) -> tuple[WorkItem, Result]:
+    async def one(item: WorkItem) -> tuple[WorkItem, Result | None]:
+        """The item's result, or None when asked to stop before its call started."""
         if item.judge in unavailable:
             return item, unavailable[item.judge]
         try:
             async with limits[item.judge]:
+                if stop.is_set():
+                    return item, None
                 replies = await call_judge(providers[item.judge], item)
         except Exception as exc:
             log.warning("judge %s failed on judgment %s: %r", item.judge, item.judgment_id, exc)
@@ -170,7 +193,12 @@ async def _judge_all(
     try:
         for next_result in asyncio.as_completed([one(item) for item in items]):
             item, result = await next_result
-            if not await asyncio.to_thread(store, sessions, item, token, result):
+            if result is None:
+                continue
+            stored = await asyncio.to_thread(
+                patiently, db_window_s, store, sessions, item, token, result
+            )
+            if not stored:
                 lost += 1
             elif result.status is JudgmentStatus.DONE:
                 done += 1

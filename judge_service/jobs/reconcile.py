@@ -1,25 +1,66 @@
-"""Re-dispatch what the database says is unfinished: pending, or leased by a dead worker."""
+"""Queue again what the database says is unfinished and no live job holds.
 
-from sqlalchemy import select
+Redis may lose a job (flushed, restarted) and a worker may die holding claims;
+the database still has every judgment. A row's `lease_expires_at` says until
+when whoever holds it is presumed alive: for a running row the worker's claim,
+for a pending row the queued job that carries it (or, never leased, a lease
+after the row was created). Past that, the reconciler queues the row again.
+
+It marks the rows it queues with a conditional UPDATE in the same transaction
+as the dispatch, so reconcilers running at once (every worker runs one, the
+CLI another) queue each row once, and a failed dispatch marks nothing.
+"""
+
+from datetime import timedelta
+
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from judge_service.db.models import Judgment, utcnow
+from judge_service.db.models import Judgment, JudgmentStatus, utcnow
 from judge_service.jobs.claims import claimable
 from judge_service.jobs.dispatch import Dispatcher
 
 
-def unfinished_pair_ids(sessions: sessionmaker[Session], run_id: int | None = None) -> list[int]:
-    query = select(Judgment.pair_id).where(claimable(utcnow())).distinct()
-    if run_id is not None:
-        query = query.where(Judgment.run_id == run_id)
-    with sessions() as session:
-        return sorted(session.scalars(query).all())
+def _stale(lease_s: int) -> ColumnElement[bool]:
+    """Unfinished, and its claim or its queued job has outlived the lease."""
+    now = utcnow()
+    never_leased = and_(
+        Judgment.lease_expires_at.is_(None), Judgment.created_at < now - timedelta(seconds=lease_s)
+    )
+    unfinished = Judgment.status.in_([JudgmentStatus.PENDING, JudgmentStatus.RUNNING])
+    return unfinished & or_(Judgment.lease_expires_at < now, never_leased)
 
 
 def reconcile(
-    sessions: sessionmaker[Session], dispatcher: Dispatcher, run_id: int | None = None
+    sessions: sessionmaker[Session],
+    dispatcher: Dispatcher,
+    lease_s: int,
+    run_id: int | None = None,
+    *,
+    everything: bool = False,
 ) -> int:
-    """Dispatch every unfinished pair again; returns how many pairs."""
-    pair_ids = unfinished_pair_ids(sessions, run_id)
-    dispatcher.dispatch(pair_ids)
-    return len(pair_ids)
+    """Queue stale unfinished pairs again (`everything`: all not under a live claim).
+
+    Returns how many pairs were queued. Their rows become pending under a fresh
+    queue lease, so the next reconcile leaves them to the job just queued.
+    """
+    now = utcnow()
+    condition = claimable(now) if everything else _stale(lease_s)
+    if run_id is not None:
+        condition &= Judgment.run_id == run_id
+    with sessions.begin() as session:
+        pair_ids = session.scalars(
+            update(Judgment)
+            .where(condition)
+            .values(
+                status=JudgmentStatus.PENDING,
+                claim_token=None,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+            )
+            .returning(Judgment.pair_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        unique = sorted(set(pair_ids))
+        # Inside the transaction: if the queue refuses, the rows stay as they were.
+        dispatcher.dispatch(unique)
+    return len(unique)

@@ -1,0 +1,64 @@
+"""The RQ worker: RQ's forking worker, plus a periodic reconcile and a bounded warm shutdown.
+
+Reconcile runs in the worker's own loop, with RQ's registry maintenance, every
+`reconcile_interval_s` (an idle worker wakes up for it). It lives in the worker,
+not in Redis: a repeating job would vanish with the very Redis data it is there
+to recover. On SIGTERM the worker tells the work horse, whose job stops starting
+judge calls, stores the ones in flight and releases the rest, instead of judging
+its whole chunk first.
+"""
+
+import contextlib
+import logging
+import os
+import signal
+from types import FrameType
+from typing import Any
+
+from rq import Worker
+
+from judge_service.config import Settings
+from judge_service.db.engine import session_factory
+from judge_service.jobs.dispatch import RQDispatcher
+from judge_service.jobs.reconcile import reconcile
+
+log = logging.getLogger(__name__)
+
+
+class JudgeWorker(Worker):
+    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
+        self.settings = settings  # before RQ's __init__, which reads dequeue_timeout
+        super().__init__(*args, maintenance_interval=settings.reconcile_interval_s, **kwargs)
+        self._dispatcher: RQDispatcher | None = None
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """Wake from waiting on an empty queue in time for the next reconcile."""
+        return min(super().dequeue_timeout, self.settings.reconcile_interval_s)
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        try:
+            if self._dispatcher is None:
+                self._dispatcher = RQDispatcher(self.settings)
+            sessions = session_factory(self.settings.database_url)
+            queued = reconcile(sessions, self._dispatcher, self.settings.lease_s)
+        except Exception as exc:
+            # Database or Redis away: the next interval tries again; the worker keeps working.
+            log.warning("reconcile failed, next try in %d s: %r", self.maintenance_interval, exc)
+            return
+        if queued:
+            log.info("reconcile: queued %d pairs with stale judgments again", queued)
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """Warm shutdown: RQ waits for the horse; the horse's job is told to wind down."""
+        horse = self.horse_pid
+        super().request_stop(signum, frame)
+        if horse:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(horse, signal.SIGTERM)
+
+    def teardown(self) -> None:
+        super().teardown()
+        if self._dispatcher is not None:
+            self._dispatcher.close()
