@@ -6,20 +6,23 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db import migrate
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Judgment, JudgmentStatus, utcnow
+from judge_service.demo.sample import sample_pairs
 from judge_service.jobs.claims import Result, claim, release, store
 from judge_service.jobs.dispatch import RQDispatcher
 from judge_service.jobs.judge_pairs import judge_chunk
 from judge_service.jobs.reconcile import reconcile
-from tests.conftest import simulator_stats
+from tests.conftest import create_run, simulator_stats
 from tests.jobs.test_claims import make_pairs
 
 LEASE_S = 60
@@ -137,3 +140,29 @@ def test_a_stopped_chunk_calls_nothing_and_releases_its_claims(
             select(Judgment.status, Judgment.claim_token).where(Judgment.pair_id.in_(ids))
         ).all()
     assert set(rows) == {(JudgmentStatus.PENDING, None)}
+
+
+def test_retried_failures_are_left_to_the_job_that_retries_them(
+    settings: Settings, sessions: sessionmaker[Session], dispatcher: RQDispatcher
+) -> None:
+    """POST /retry-failed queues the pairs and leases the rows, so no reconcile queues them too."""
+    with (
+        BackgroundServer(create_app(settings)) as server,
+        httpx.Client(base_url=server.url, timeout=30) as api,
+    ):
+        run = create_run(api, ["sim"])
+        assert api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample_pairs(3)})
+        dispatcher.queue.empty()
+        with sessions.begin() as session:
+            session.execute(
+                update(Judgment)
+                .where(Judgment.run_id == run["id"])
+                .values(status=JudgmentStatus.FAILED, error_kind="timeout")
+            )
+        pair_ids = list(sessions().scalars(select(Judgment.pair_id).distinct()))
+        age(sessions, pair_ids, 2 * settings.lease_s)  # failures from long ago
+        retried = api.post(f"/v1/runs/{run['id']}/retry-failed").json()
+        assert retried == {"requeued": 6, "pairs": 3, "jobs": 1}
+    assert queued_pairs(dispatcher) == Counter(dict.fromkeys(pair_ids, 1))
+    assert reconcile(sessions, dispatcher, settings.lease_s) == 0
+    assert queued_pairs(dispatcher) == Counter(dict.fromkeys(pair_ids, 1))

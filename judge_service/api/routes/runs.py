@@ -1,5 +1,6 @@
 """Runs: create, list, read, rerun, retry what failed."""
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -20,7 +21,7 @@ from judge_service.api.schemas import (
     RunPublic,
 )
 from judge_service.config import JudgeConfig
-from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
+from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run, utcnow
 from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs, run_counts
 from judge_service.db.rubrics import get_rubric
 from judge_service.judging.protocol import Scale
@@ -198,7 +199,8 @@ def retry_failed(
         .values(
             status=JudgmentStatus.PENDING,
             claim_token=None,
-            lease_expires_at=None,
+            # The job queued below carries them: the reconciler leaves them to it for a lease.
+            lease_expires_at=utcnow() + timedelta(seconds=settings.lease_s),
             error_kind=None,
             error=None,
         )
