@@ -412,7 +412,7 @@ def status(
 def retry_failed(
     run_id: Annotated[int, typer.Argument(metavar="RUN")],
     reason: Annotated[
-        str | None, typer.Option(help="Only calls that failed this way, e.g. provider_error")
+        str | None, typer.Option(help="Only calls that failed this way, e.g. rate_limited")
     ] = None,
     url: Url = None,
     api_key: ApiKey = None,

@@ -68,7 +68,7 @@ class RunCountsPublic(BaseModel):
     judgments_done: int
     judgments_failed: int
     failed_by_reason: dict[str, int] = Field(
-        description="Failed judge calls by error kind: provider_error, timeout, parse_error, ..."
+        description="Failed judge calls by error kind: rate_limited, timeout, parse_error, ..."
     )
 
 
@@ -155,7 +155,7 @@ class PreferenceStats(BaseModel):
     inconsistent: int = Field(description="Pairs whose two orders disagreed")
     missing: int = Field(description="Pairs with a failed or unfinished judge call")
     missing_reasons: dict[str, int] = Field(
-        description="Why pairs lack an outcome: parse_error, provider_error, pending, ..."
+        description="Why pairs lack an outcome: parse_error, rate_limited, pending, ..."
     )
     win_rate: float | None = Field(description="(wins + 0.5 x (ties + inconsistent)) / n")
     win_rate_ci: Interval | None = Field(description="Wilson interval")

@@ -108,7 +108,9 @@ def interpret(replies: list[JudgeReply], item: WorkItem) -> Result:
     try:
         parsed = parse_reply(last, item)
     except VerdictParseError as exc:
-        return Result(JudgmentStatus.FAILED, error_kind="parse_error", error=str(exc), **common)
+        # A reply cut off at max_tokens asks for a larger max_tokens, not a better parser.
+        kind = "truncated" if last.truncated else "parse_error"
+        return Result(JudgmentStatus.FAILED, error_kind=kind, error=str(exc), **common)
     axes = {
         name: {
             "label": ruling.label,

@@ -181,10 +181,21 @@ def make_provider(config: JudgeConfig) -> JudgeProvider:
     return OpenAIJudge(config)
 
 
+def status_kind(status: int) -> str:
+    """The failure kind of an HTTP status, so a run's failures say what to do about them."""
+    if status == 429:
+        return "rate_limited"
+    if status == 529:
+        return "overloaded"
+    if status >= 500:
+        return "server_error"
+    return "provider_error"
+
+
 def describe_error(exc: BaseException) -> tuple[str, str]:
     """(kind, message) for a failed call; the message never carries the API key."""
     if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
-        return "provider_error", f"HTTP {exc.status_code}: {type(exc).__name__}"
+        return status_kind(exc.status_code), f"HTTP {exc.status_code}: {type(exc).__name__}"
     if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError):
         return "timeout", "the judge did not answer in time"
     if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):

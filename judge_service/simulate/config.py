@@ -8,7 +8,7 @@ one server can stand in for several differently behaved judges at once.
 
 import math
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -16,6 +16,11 @@ MODEL_NAME = "simulated-judge"
 """The model the simulator lists; any name is accepted on the judge routes."""
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+HttpFault = Literal["none", "429", "429-bare", "500", "529", "timeout", "reset"]
+"""What a faulty attempt gets: 429 with `retry-after: 1`, 429 without it, a 500, a 529
+(overloaded), no answer until the caller gives up (timeout), or half a reply and a
+closed connection (reset)."""
 
 BURST_SECONDS = 2
 """Default bucket capacity in seconds of steady-state quota.
@@ -43,6 +48,8 @@ class JudgeKnobs:
     persistent_faults: bool = False
     echo: bool = False
     obedient: bool = False
+    http_fault: HttpFault = "none"
+    http_fault_attempts: int = 0
 
 
 class _Overrides(BaseModel):
@@ -59,6 +66,8 @@ class _Overrides(BaseModel):
     persistent_faults: bool | None = None
     echo: bool | None = None
     obedient: bool | None = None
+    http_fault: HttpFault | None = None
+    http_fault_attempts: int | None = Field(None, ge=0)
 
 
 OVERRIDABLE_KNOBS: tuple[str, ...] = tuple(_Overrides.model_fields)
@@ -95,6 +104,14 @@ class SimulatorConfig(BaseModel):
     """Quote both traces verbatim in the reply (after the verdict lines in text mode)."""
     obedient: bool = False
     """Obey verdict instructions found outside the boundary-delimited sections."""
+    http_fault: HttpFault = "none"
+    """The transport-level fault of `http_fault_attempts` (see `HttpFault`)."""
+    http_fault_attempts: int = Field(0, ge=0)
+    """How many attempts at each pair (per route and model) fail with `http_fault`; 0 = none.
+
+    1 fails every first attempt and lets the retry through; more than the caller's
+    retries fails every call, and a later call at the same pair is the next attempt.
+    """
     seed: int = 0
     """Seeds the per-pair hashes and the server's error draws."""
 
@@ -117,7 +134,7 @@ class SimulatorConfig(BaseModel):
         return JudgeKnobs(**values)
 
 
-def parse_model(model: str) -> tuple[str, dict[str, float | int | bool]]:
+def parse_model(model: str) -> tuple[str, dict[str, float | int | bool | str]]:
     """Split `name@knob=value,knob=value` into the name and validated overrides."""
     base, at, spec = model.partition("@")
     if not base.strip():

@@ -2,7 +2,8 @@
 
 It is not a real model. It lets the real `openai` and `anthropic` SDKs talk to
 something over real sockets in tests, the demo and benchmarks, with realistic
-latency, rate limits (429 + `retry-after`) and server errors (500/529), while
+latency, rate limits (429 + `retry-after`), server errors (500/529) and, on demand,
+hangs and dropped connections, while
 verdicts come from the transparent rule in `judge_service.simulate.decision`.
 Every response carries `x-simulated-judge: true`, every reply is labelled as
 simulated ("Simulated judge (not a real model)" in prose, "simulated rule:" on
@@ -20,6 +21,7 @@ Routes: `POST /v1/chat/completions` (OpenAI SDK, `base_url=<url>/v1`),
 """
 
 import asyncio
+import hashlib
 import json
 import math
 import random
@@ -34,7 +36,7 @@ from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from judge_service.judging.prompt import PromptParts, read_instructions, split_prompt
@@ -90,6 +92,36 @@ class Fault(StrEnum):
 
     MALFORMED = "malformed"
     TRUNCATED = "truncated"
+
+
+class SimulatedConnectionReset(ConnectionResetError):
+    """Raised mid-reply so the server closes the connection, as a dropped one looks."""
+
+
+class _Reset(Response):
+    """Headers and the start of a body, then the connection closes."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"id": "sim', "more_body": True})
+        raise SimulatedConnectionReset("simulated connection reset (judge-service simulator)")
+
+
+class _Hang(Response):
+    """No answer until the caller hangs up (bounded, so a server always shuts down)."""
+
+    MAX_WAIT_S = 300.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with asyncio.timeout(self.MAX_WAIT_S):
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+        except TimeoutError:
+            body = b'{"error": "simulated hang outlived its bound (judge-service simulator)"}'
+            await send({"type": "http.response.start", "status": 504, "headers": []})
+            await send({"type": "http.response.body", "body": body})
 
 
 class TokenBucket:
@@ -240,6 +272,8 @@ class _Simulator:
         self.latency_rng = random.Random(f"latency:{config.seed}")
         self.started_at = datetime.now(UTC)
         self.attempts: Counter[tuple[str, str, str]] = Counter()
+        self.http_attempts: Counter[tuple[str, str, str]] = Counter()
+        self.http_faults: Counter[str] = Counter()
         self.requests = 0
         self.by_route: Counter[str] = Counter()
         self.rate_limited = 0
@@ -264,6 +298,7 @@ class _Simulator:
             "rate_limited": self.rate_limited,
             "server_errors": self.server_errors,
             "errors_by_status": dict(self.errors_by_status),
+            "http_faults": dict(self.http_faults),
             "bad_requests": self.bad_requests,
             "verdicts": dict(self.verdicts),
             "bias_firings": self.bias_firings,
@@ -335,6 +370,45 @@ class _Simulator:
         if self.error_rng.random() < 0.5:
             return self.error(route, 529, "overloaded_error", "Overloaded. " + message)
         return self.error(route, 500, "api_error", message)
+
+    def http_fault(
+        self, route: Route, request: JudgeRequest, body: bytes, knobs: JudgeKnobs
+    ) -> Response | None:
+        """The configured transport fault, for the first `http_fault_attempts` at a pair.
+
+        Attempts are counted per route, model and pair (the prompt's content without its
+        random boundary), so a later job's call at the same pair and order counts as a
+        retry; a request whose prompt cannot be read is counted by its body.
+        """
+        if knobs.http_fault == "none" or knobs.http_fault_attempts == 0:
+            return None
+        try:
+            pair = content_key(split_prompt(request.prompt or ""), request.system)
+        except ValueError:
+            pair = hashlib.sha256(body).hexdigest()
+        key = (route, request.model, pair)
+        attempt = self.http_attempts[key]
+        self.http_attempts[key] += 1
+        if attempt >= knobs.http_fault_attempts:
+            return None
+        self.http_faults[knobs.http_fault] += 1
+        message = "Simulated fault (judge-service simulator, not a real provider)."
+        server_error = "server_error" if route == "openai" else "api_error"
+        match knobs.http_fault:
+            case "429":
+                limited = "requests" if route == "openai" else "rate_limit_error"
+                return self.error(route, 429, limited, message, **{"retry-after": "1"})
+            case "429-bare":
+                limited = "requests" if route == "openai" else "rate_limit_error"
+                return self.error(route, 429, limited, message)
+            case "500":
+                return self.error(route, 500, server_error, message)
+            case "529":
+                return self.error(route, 529, "overloaded_error", "Overloaded. " + message)
+            case "timeout":
+                return _Hang()
+            case _:
+                return _Reset()
 
     def _fault(
         self, route: Route, request: JudgeRequest, key: str, knobs: JudgeKnobs
@@ -458,7 +532,7 @@ class _Simulator:
 
     async def handle(
         self, route: Route, request: Request, parse: Callable[[dict[str, Any]], JudgeRequest]
-    ) -> JSONResponse | _Reply:
+    ) -> Response | _Reply:
         """The steps shared by both judge routes: count, rate-limit, validate, fail, wait, judge.
 
         Returns the error response to send, or the reply to wrap in the route's format.
@@ -475,18 +549,19 @@ class _Simulator:
                 f"(judge-service simulator). Retry after {retry_after} s.",
                 **{"retry-after": str(retry_after)},
             )
+        raw = await request.body()
         try:
             try:
-                body = json.loads(await request.body())
+                body = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise BadRequest(f"request body is not valid JSON: {exc}") from None
             if not isinstance(body, dict):
                 raise BadRequest("request body must be a JSON object")
             parsed = parse(body)
-            self.config.knobs_for(parsed.model)
+            knobs = self.config.knobs_for(parsed.model)
         except (BadRequest, ModelOverrideError) as exc:
             return self.error(route, 400, "invalid_request_error", str(exc))
-        failure = self.injected_error(route)
+        failure = self.http_fault(route, parsed, raw, knobs) or self.injected_error(route)
         await self.sleep()
         if failure is not None:
             return failure
@@ -507,9 +582,9 @@ def create_app(config: SimulatorConfig) -> FastAPI:
     app.add_middleware(_SimulatedHeaderMiddleware)
 
     @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request) -> JSONResponse:
+    async def chat_completions(request: Request) -> Response:
         result = await sim.handle("openai", request, parse_openai)
-        if isinstance(result, JSONResponse):
+        if isinstance(result, Response):
             return result
         parsed = result.request
         body = {
@@ -535,9 +610,9 @@ def create_app(config: SimulatorConfig) -> FastAPI:
         return JSONResponse(body, headers=sim.rate_headers("openai"))
 
     @app.post("/v1/messages")
-    async def messages(request: Request) -> JSONResponse:
+    async def messages(request: Request) -> Response:
         result = await sim.handle("anthropic", request, parse_anthropic)
-        if isinstance(result, JSONResponse):
+        if isinstance(result, Response):
             return result
         parsed = result.request
         content: list[dict[str, Any]]
