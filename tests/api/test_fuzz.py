@@ -6,6 +6,7 @@ never a 5xx. The app runs on a real socket over its own database, seeded with a 
 run, and an RQ queue no worker reads: no judge is ever called.
 """
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,6 +45,9 @@ CHECKS = [
 # The OpenAPI document does not depend on settings: build it once, without a server.
 schema = schemathesis.openapi.from_dict(create_app().openapi())
 
+# Statuses answered across the module, printed at its end for docs/reliability.md.
+answered: Counter[int] = Counter()
+
 
 @pytest.fixture(scope="module")
 def fuzz_api(
@@ -81,6 +85,7 @@ def fuzz_api(
         label = {"label": "candidate", "annotator": "fuzz"}
         client.post(f"/v1/pairs/{first['pair_id']}/human-labels", json=label).raise_for_status()
         yield server.url
+    print(f"fuzz: {answered.total()} requests, statuses {dict(sorted(answered.items()))}")
 
 
 @pytest.mark.slow
@@ -93,4 +98,5 @@ def fuzz_api(
     suppress_health_check=list(HealthCheck),
 )
 def test_every_answer_is_documented_and_none_is_a_server_error(case: Case, fuzz_api: str) -> None:
-    case.call_and_validate(base_url=fuzz_api, checks=CHECKS)
+    response = case.call_and_validate(base_url=fuzz_api, checks=CHECKS)
+    answered[response.status_code] += 1
