@@ -5,15 +5,16 @@ import time
 
 import pytest
 
-from tests.reliability.conftest import SIM_JITTER_S, SIM_LATENCY_S, CrashStack, one_row_per_call
+from tests.reliability.conftest import CONCURRENCY, CrashStack, one_row_per_call
 
 pytestmark = pytest.mark.slow
 PAIRS = 24
 EXPECTED = PAIRS * 2
 # The calls in flight finish (at most latency + jitter each, one round), then RQ's own
-# shutdown (registry cleanup, up to 1 s joining its pubsub thread). Judging the rest of a
-# chunk would instead take up to (12 calls / 2 slots) x latency more.
-SHUTDOWN_BOUND_S = SIM_LATENCY_S + SIM_JITTER_S + 2.5
+# shutdown (registry cleanup, up to 1 s joining its pubsub thread): about 1.5 s on an idle
+# machine, 2.2 s on a loaded one. The bound is loose so load cannot fail the test; what shows
+# the chunk was cut short, not judged to its end, is the rows handed back and the calls counted.
+SHUTDOWN_BOUND_S = 10.0
 
 
 def test_sigterm_stores_calls_in_flight_and_releases_the_rest(crash_stack: CrashStack) -> None:
@@ -27,6 +28,7 @@ def test_sigterm_stores_calls_in_flight_and_releases_the_rest(crash_stack: Crash
         ),
     )
     worker.stopped = True
+    calls_at_signal = crash_stack.judge_calls()
     sent = time.monotonic()
     worker.process.send_signal(signal.SIGTERM)
     worker.process.wait(timeout=30)
@@ -39,6 +41,8 @@ def test_sigterm_stores_calls_in_flight_and_releases_the_rest(crash_stack: Crash
     # Nothing left claimed by the stopped worker; every call it made was stored.
     assert not any(r.status == "running" for r in rows)
     assert crash_stack.judge_calls() == statuses["done"]
+    # No call starts after the signal, beyond those already on their way to the provider.
+    assert crash_stack.judge_calls() <= calls_at_signal + CONCURRENCY
     # Claimed, not called, handed back: the chunk was cut short, not judged to its end.
     released = [r for r in rows if r.status == "pending" and r.attempts == 1]
     assert released
