@@ -11,10 +11,9 @@ Run: `.venv/bin/python bench/stats_db_bench.py`; the last lines are the figures.
 import argparse
 import time
 
-import psycopg
+from scratch import fresh_database
 from sqlalchemy import text
 
-from judge_service.db import migrate
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Run
 from judge_service.db.projects import default_project
@@ -22,7 +21,6 @@ from judge_service.db.run_frame import load_run_frame
 from judge_service.stats.report import build_report
 
 TARGET_S = 1.0
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "judge_bench_stats"
 
 FILL = """
@@ -50,21 +48,12 @@ ANALYZE judgments;
 """
 
 
-def fresh_database() -> str:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DATABASE}")
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
-    migrate.upgrade(url)
-    return url
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", type=int, default=500_000)
     parser.add_argument("--rounds", type=int, default=1000)
     args = parser.parse_args()
-    sessions = session_factory(fresh_database())
+    sessions = session_factory(fresh_database(DATABASE))
     with sessions() as session:
         run = Run(
             project_id=default_project(session).id,

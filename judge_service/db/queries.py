@@ -4,11 +4,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, case, func, insert, select
+from sqlalchemy import Row, case, func, insert, literal, select, true, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
+from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run, UTCDateTime, utcnow
 from judge_service.judging.verdicts import Order
 from judge_service.stats.frame import row_reason
 
@@ -21,7 +21,7 @@ PAIR_INPUT_COLUMNS = (
     "baseline_trace",
     "candidate_trace",
 )
-# Keeps one multi-row INSERT under both drivers' bound-parameter limits.
+# Pair ids per IN list: under both drivers' bound-parameter limits.
 INSERT_BATCH = 500
 
 
@@ -87,37 +87,55 @@ def insert_pairs(session: Session, run: Run, pairs: Sequence[dict[str, Any]]) ->
     """Insert pairs new to the run with their judgments; returns the new pair ids.
 
     A pair whose `external_id` the run already has is skipped by the unique
-    constraint itself, so two concurrent submissions cannot both insert it.
+    constraint itself, so two concurrent submissions cannot both insert it. The
+    pairs go in as one executemany of a statement compiled once (SQLAlchemy batches
+    it into multi-row INSERTs); their judgments are made by the database from the
+    new ids, a row per judge and order, so no judgment row crosses the wire.
     """
     dialect = session.get_bind().dialect.name
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    new_ids: list[int] = []
-    for start in range(0, len(pairs), INSERT_BATCH):
-        batch = [
-            {
-                **pair,
-                "run_id": run.id,
-                "baseline_chars": len(pair["baseline_trace"]),
-                "candidate_chars": len(pair["candidate_trace"]),
-            }
-            for pair in pairs[start : start + INSERT_BATCH]
-        ]
-        stmt = (
-            dialect_insert(Pair)
-            .values(batch)
-            .on_conflict_do_nothing(index_elements=["run_id", "external_id"])
-            .returning(Pair.id)
-        )
-        new_ids.extend(session.scalars(stmt).all())
-    judgments = [
-        {"run_id": run.id, "pair_id": pair_id, "judge": judge, "order": order.value}
-        for pair_id in new_ids
-        for judge in run.judges
-        for order in run_orders(run)
+    if not pairs:
+        return []
+    rows = [
+        {
+            **pair,
+            "run_id": run.id,
+            "baseline_chars": len(pair["baseline_trace"]),
+            "candidate_chars": len(pair["candidate_trace"]),
+        }
+        for pair in pairs
     ]
-    for start in range(0, len(judgments), INSERT_BATCH * 4):
-        session.execute(insert(Judgment), judgments[start : start + INSERT_BATCH * 4])
-    return sorted(new_ids)
+    stmt = (
+        dialect_insert(Pair)
+        .on_conflict_do_nothing(index_elements=["run_id", "external_id"])
+        .returning(Pair.id)
+    )
+    new_ids = sorted(session.scalars(stmt, rows).all())
+    # (judge, order) as rows, in SQL both dialects read (SQLite has no VALUES with aliases).
+    slots = union_all(
+        *(
+            select(literal(judge).label("judge"), literal(order.value).label("order"))
+            for judge in run.judges
+            for order in run_orders(run)
+        )
+    ).subquery("slots")
+    created = utcnow()
+    for start in range(0, len(new_ids), INSERT_BATCH):
+        made = select(
+            Pair.run_id,
+            Pair.id,
+            slots.c.judge,
+            slots.c.order,
+            literal(JudgmentStatus.PENDING.value),
+            literal(0),
+            literal(created, UTCDateTime()),
+        )
+        made = made.join_from(Pair, slots, true()).where(
+            Pair.id.in_(new_ids[start : start + INSERT_BATCH])
+        )
+        columns = ["run_id", "pair_id", "judge", "order", "status", "attempts", "created_at"]
+        session.execute(insert(Judgment).from_select(columns, made))
+    return new_ids
 
 
 JUDGMENT_EXPORT_COLUMNS = (

@@ -1,0 +1,81 @@
+"""`insert_pairs`: new pairs and exactly their judgment rows, on PostgreSQL and on SQLite."""
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from judge_service.db import migrate
+from judge_service.db.engine import session_factory
+from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
+from judge_service.db.projects import default_project
+from judge_service.db.queries import insert_pairs
+from judge_service.demo.sample import sample_pairs
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("make_pg_database")()
+    else:
+        url = f"sqlite:///{tmp_path / 'insert.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+def rows(count: int, offset: int = 0) -> list[dict[str, object]]:
+    return [
+        {
+            "external_id": pair["external_id"],
+            "question": pair["question"],
+            "reference_answer": pair.get("reference_answer"),
+            "image_urls": pair.get("image_urls", []),
+            "meta": pair.get("metadata", {}),
+            "baseline_trace": pair["baseline_trace"],
+            "candidate_trace": pair["candidate_trace"],
+        }
+        for pair in sample_pairs(offset + count)[offset:]
+    ]
+
+
+@pytest.mark.parametrize(("swap", "orders"), [(True, 2), (False, 1)])
+def test_each_new_pair_gets_one_pending_row_per_judge_and_order(
+    database_url: str, swap: bool, orders: int
+) -> None:
+    sessions = session_factory(database_url)
+    with sessions() as session:
+        project = default_project(session)
+        judges = ["judge-a", "judge-b", "judge-c"]
+        run = Run(
+            project_id=project.id, name="t", baseline="b", candidate="c", judges=judges, swap=swap
+        )
+        session.add(run)
+        session.commit()
+        first = insert_pairs(session, run, rows(30))
+        # Ten already stored, five new: only the new ones come back, with their rows.
+        again = insert_pairs(session, run, rows(15, offset=20))
+        session.commit()
+
+        assert len(first) == 30 and first == sorted(first)
+        assert len(again) == 5 and not set(again) & set(first)
+        stored = session.execute(
+            select(Judgment.pair_id, Judgment.judge, Judgment.order, Judgment.status)
+        ).all()
+        per_pair = Counter(pair_id for pair_id, *_ in stored)
+        assert set(per_pair) == set(first) | set(again)
+        assert set(per_pair.values()) == {3 * orders}
+        assert {status for *_, status in stored} == {JudgmentStatus.PENDING}
+        slots = {(judge, order) for _, judge, order, _ in stored}
+        expected_orders = {"baseline_first", "candidate_first"} if swap else {"baseline_first"}
+        assert slots == {(j, o) for j in run.judges for o in expected_orders}
+        made = session.scalars(select(Judgment)).all()
+        assert all(j.attempts == 0 and j.created_at is not None for j in made)
+        assert all(j.run_id == run.id for j in made)
+        lengths = session.execute(
+            select(Pair.external_id, Pair.baseline_chars, Pair.candidate_chars)
+        ).all()
+        by_id = {r["external_id"]: r for r in rows(35)}
+        for external_id, baseline_chars, candidate_chars in lengths:
+            assert baseline_chars == len(str(by_id[external_id]["baseline_trace"]))
+            assert candidate_chars == len(str(by_id[external_id]["candidate_trace"]))
