@@ -15,6 +15,7 @@ from rq.serializers import JSONSerializer
 
 from judge_service.config import Settings
 from judge_service.jobs.judge_pairs import judge_chunk, judge_pairs
+from judge_service.redis_clients import probe_redis, queue_redis
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,9 @@ class RQDispatcher:
     def __init__(self, settings: Settings) -> None:
         assert settings.redis_url is not None
         self._settings = settings
-        self._redis = Redis.from_url(settings.redis_url)
+        self._redis = queue_redis(settings.redis_url)
+        # Readiness asks "up now?": one bounded attempt, not the enqueue path's retries.
+        self._probe = probe_redis(settings.redis_url)
         self.queue = judge_queue(self._redis, settings.queue_name)
 
     def dispatch(self, pair_ids: Sequence[int]) -> int:
@@ -62,10 +65,11 @@ class RQDispatcher:
         return len(jobs)
 
     def ready(self) -> bool:
-        return bool(self._redis.ping())
+        return bool(self._probe.ping())
 
     def close(self) -> None:
         self._redis.close()
+        self._probe.close()
 
 
 class InProcessDispatcher:
