@@ -91,7 +91,7 @@ class InProcessDispatcher:
             judge_chunk(self._settings, chunk)
         except Exception:
             # The judgments stay pending or leased; the reconciler picks them up.
-            log.exception("in-process job for %d pairs failed", len(chunk))
+            log.exception("in-process job failed", extra={"pair_ids": chunk})
 
     def ready(self) -> bool:
         return True

@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,6 +41,7 @@ from judge_service.judging.verdicts import to_verdict
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_SEPARATOR = "\n\n----- follow-up reply -----\n\n"
+OUTCOMES = ("done", "failed", "lost")  # of a claimed judgment's result; else it was released
 
 
 @dataclass(frozen=True)
@@ -76,13 +78,40 @@ def judge_chunk(
     items = patiently(window, claim, sessions, pair_ids, token, window, settings.all_judges)
     if not items:
         return ChunkSummary(0, 0, 0, 0)
+    runs = _by_run(items)
+    for run_id, run_items in runs.items():
+        log.info("claimed %d judgments", len(run_items), extra=_run_fields(run_id, run_items))
     stop = stop or threading.Event()
+    outcomes: Counter[tuple[int, str]] = Counter()
+    totals: Counter[str] = Counter()
     try:
-        summary = asyncio.run(_judge_all(items, settings.all_judges, sessions, token, stop, window))
+        asyncio.run(_judge_all(items, settings.all_judges, sessions, token, stop, window, outcomes))
     finally:
         # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.
         released = patiently(window, release, sessions, token)
-    return replace(summary, released=released)
+        for run_id, run_items in runs.items():
+            counts = {outcome: outcomes[run_id, outcome] for outcome in OUTCOMES}
+            totals.update(counts)
+            counts["released"] = len(run_items) - sum(counts.values())
+            log.info("chunk judged", extra=_run_fields(run_id, run_items) | counts)
+    return ChunkSummary(len(items), totals["done"], totals["failed"], totals["lost"], released)
+
+
+def _by_run(items: list[WorkItem]) -> dict[int, list[WorkItem]]:
+    runs: dict[int, list[WorkItem]] = {}
+    for item in items:
+        runs.setdefault(item.run_id, []).append(item)
+    return runs
+
+
+def _run_fields(run_id: int, items: list[WorkItem]) -> dict[str, Any]:
+    """The ids a line about one run's part of a chunk carries."""
+    return {
+        "run_id": run_id,
+        "pair_ids": sorted({item.pair_id for item in items}),
+        "judges": sorted({item.judge for item in items}),
+        "claimed": len(items),
+    }
 
 
 def parse_reply(reply: JudgeReply, item: WorkItem) -> ParsedVerdict:
@@ -161,7 +190,9 @@ async def _judge_all(
     token: str,
     stop: threading.Event,
     db_window_s: float,
-) -> ChunkSummary:
+    outcomes: Counter[tuple[int, str]],
+) -> None:
+    """Judge every item, counting each stored result in `outcomes` as (run id, outcome)."""
     providers: dict[str, JudgeProvider] = {}
     unavailable: dict[str, Result] = {}
     for name in {item.judge for item in items}:
@@ -173,6 +204,8 @@ async def _judge_all(
             providers[name] = make_provider(config)
         except LookupError as exc:
             unavailable[name] = _failure("config_error", str(exc))
+    for name, failure in unavailable.items():
+        log.error("judge %s cannot be called: %s", name, failure.error, extra={"judge": name})
     limits = {name: asyncio.Semaphore(judges[name].max_concurrency) for name in providers}
 
     async def one(item: WorkItem) -> tuple[WorkItem, Result | None]:
@@ -185,11 +218,13 @@ async def _judge_all(
                     return item, None
                 replies = await call_judge(providers[item.judge], item)
         except Exception as exc:
-            log.warning("judge %s failed on judgment %s: %r", item.judge, item.judgment_id, exc)
+            log.warning("judge call failed: %r", exc, extra=item.log_fields)
             return item, _failure(*describe_error(exc))
-        return item, interpret(replies, item)
+        result = interpret(replies, item)
+        if result.status is JudgmentStatus.FAILED:
+            log.warning("judge reply unusable: %s", result.error, extra=item.log_fields)
+        return item, result
 
-    done = failed = lost = 0
     try:
         for next_result in asyncio.as_completed([one(item) for item in items]):
             item, result = await next_result
@@ -198,13 +233,11 @@ async def _judge_all(
             stored = await asyncio.to_thread(
                 patiently, db_window_s, store, sessions, item, token, result
             )
-            if not stored:
-                lost += 1
-            elif result.status is JudgmentStatus.DONE:
-                done += 1
+            if stored:
+                log.debug("stored %s", result.status, extra=item.log_fields)
             else:
-                failed += 1
+                log.warning("result dropped: the claim was lost", extra=item.log_fields)
+            outcomes[item.run_id, result.status.value if stored else "lost"] += 1
     finally:
         for provider in providers.values():
             await provider.aclose()
-    return ChunkSummary(len(items), done, failed, lost)
