@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from judge_service.config import JudgeConfig, Settings
+from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import JudgmentStatus
 from judge_service.jobs.claims import Result, WorkItem, claim, patiently, release, store
@@ -38,6 +38,7 @@ from judge_service.judging.providers import (
 )
 from judge_service.judging.rubrics import OVERALL
 from judge_service.judging.verdicts import to_verdict
+from judge_service.ops.throttling import ThrottleCounter
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_SEPARATOR = "\n\n----- follow-up reply -----\n\n"
@@ -85,7 +86,7 @@ def judge_chunk(
     outcomes: Counter[tuple[int, str]] = Counter()
     totals: Counter[str] = Counter()
     try:
-        asyncio.run(_judge_all(items, settings.all_judges, sessions, token, stop, window, outcomes))
+        asyncio.run(_judge_all(items, settings, sessions, token, stop, outcomes))
     finally:
         # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.
         released = patiently(window, release, sessions, token)
@@ -185,14 +186,15 @@ def _failure(kind: str, message: str) -> Result:
 
 async def _judge_all(
     items: list[WorkItem],
-    judges: dict[str, JudgeConfig],
+    settings: Settings,
     sessions: sessionmaker[Session],
     token: str,
     stop: threading.Event,
-    db_window_s: float,
     outcomes: Counter[tuple[int, str]],
 ) -> None:
     """Judge every item, counting each stored result in `outcomes` as (run id, outcome)."""
+    judges = settings.all_judges
+    throttles = ThrottleCounter(settings.redis_url, settings.queue_name)
     providers: dict[str, JudgeProvider] = {}
     unavailable: dict[str, Result] = {}
     for name in {item.judge for item in items}:
@@ -201,7 +203,7 @@ async def _judge_all(
             unavailable[name] = _failure("config_error", f"judge {name!r} is not configured")
             continue
         try:
-            providers[name] = make_provider(config)
+            providers[name] = make_provider(config, throttles.hook(name))
         except LookupError as exc:
             unavailable[name] = _failure("config_error", str(exc))
     for name, failure in unavailable.items():
@@ -231,7 +233,7 @@ async def _judge_all(
             if result is None:
                 continue
             stored = await asyncio.to_thread(
-                patiently, db_window_s, store, sessions, item, token, result
+                patiently, settings.lease_s, store, sessions, item, token, result
             )
             if stored:
                 log.debug("stored %s", result.status, extra=item.log_fields)
@@ -241,3 +243,4 @@ async def _judge_all(
     finally:
         for provider in providers.values():
             await provider.aclose()
+        await throttles.aclose()
