@@ -25,7 +25,10 @@ class BackgroundServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on")
+        # log_config=None: uvicorn's lines go to the root logger, formatted as the process chose.
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_config=None, log_level="warning", lifespan="on"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"uvicorn:{self.port}")
 

@@ -37,8 +37,10 @@ def serve(
 
     from judge_service.api.app import create_app
     from judge_service.config import Settings
+    from judge_service.ops.logs import configure_logging
 
     settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
     try:
         auth = serving_auth(settings.auth, host)
     except ValueError as refused:
@@ -47,7 +49,8 @@ def serve(
     if auth == "required":
         err.print("API keys required (create one: judge-service keys create --project NAME)")
     app_ = create_app(settings.model_copy(update={"auth": auth}))
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    # log_config=None: uvicorn's lines go to the root handler, in the configured format.
+    uvicorn.run(app_, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
 
 
 def serving_auth(auth: str, host: str) -> str:
@@ -126,8 +129,10 @@ def worker(
     from judge_service.config import Settings
     from judge_service.jobs.dispatch import judge_queue
     from judge_service.jobs.worker import JudgeWorker
+    from judge_service.ops.logs import configure_logging
 
     settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
     if not settings.redis_url:
         err.print("JUDGE_REDIS_URL is not set: without Redis, the API judges in-process.")
         raise typer.Exit(2)
@@ -136,7 +141,8 @@ def worker(
     rq_worker = JudgeWorker(
         [rq_queue], connection=redis, serializer=JSONSerializer, name=name, settings=settings
     )
-    rq_worker.work(burst=burst, logging_level="INFO")
+    # RQ logs through the root handler configured above (it adds its own only if none).
+    rq_worker.work(burst=burst, logging_level=settings.log_level)
 
 
 @app.command()
@@ -161,8 +167,10 @@ def reconcile(
     from judge_service.db.engine import session_factory
     from judge_service.jobs.dispatch import make_dispatcher
     from judge_service.jobs.reconcile import reconcile as reconcile_pairs
+    from judge_service.ops.logs import configure_logging
 
     settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
     dispatcher = make_dispatcher(settings)
     sessions = session_factory(settings.database_url)
     try:
@@ -224,8 +232,15 @@ def demo(
     ] = True,
 ) -> None:
     """Judge the bundled sample with simulated judges, print the result, serve the dashboard."""
+    from judge_service.config import Settings
     from judge_service.demo.runner import run_demo
+    from judge_service.ops.logs import configure_logging
 
+    settings = Settings()
+    # The demo's screen is a progress bar that its in-process jobs' INFO lines would break:
+    # warnings only, unless JUDGE_LOG_LEVEL asks for more.
+    level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
+    configure_logging(settings.log_format, level)
     raise typer.Exit(run_demo(pairs=pairs, workers=workers, port=port, serve=serve))
 
 

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///judge_service.db"
@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     auth: Literal["auto", "required", "off"] = "auto"
     # Requests per minute per API key (an open server has no keys, so no limit); 0: no limit.
     rate_limit_per_minute: int = Field(default=1200, ge=0)
+    # Log lines on stderr: "text" for people, "json" (one object a line) for a log pipeline.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @cached_property
     def all_judges(self) -> dict[str, JudgeConfig]:
@@ -112,6 +115,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"judge {name!r} is defined differently in JUDGE_JUDGES and file")
             merged[name] = judge
         return merged
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        """`JUDGE_LOG_LEVEL=info` means INFO, as it does to `logging`."""
+        return value.upper() if isinstance(value, str) else value
 
     @property
     def lease_s(self) -> int:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -145,9 +146,27 @@ def pg_settings(
     )
 
 
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without the developer's JUDGE_* settings, plus `env`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}, **(env or {})}
+
+
+def start_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, **popen: Any
+) -> subprocess.Popen[str]:
+    """`judge-service ARGS` as a process of its own, as a user starts it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "judge_service", *args],
+        env=cli_env(env),
+        cwd=cwd,
+        text=True,
+        **popen,
+    )
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment a worker process needs to see the same settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}
+    env = cli_env()
     env.update(
         JUDGE_DATABASE_URL=settings.database_url,
         JUDGE_QUEUE_NAME=settings.queue_name,
@@ -155,6 +174,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         JUDGE_JOB_TIMEOUT_S=str(settings.job_timeout_s),
         JUDGE_LEASE_MARGIN_S=str(settings.lease_margin_s),
         JUDGE_RECONCILE_INTERVAL_S=str(settings.reconcile_interval_s),
+        JUDGE_LOG_FORMAT=settings.log_format,
+        JUDGE_LOG_LEVEL=settings.log_level,
         JUDGE_JUDGES=json.dumps({k: v.model_dump() for k, v in settings.judges.items()}),
         **{KEY_ENV: os.environ.get(KEY_ENV, "")},
     )
@@ -164,25 +185,32 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """A real `judge-service worker` subprocess."""
+    """A real `judge-service worker` subprocess; its output goes to a file (a pipe could fill)."""
 
     def __init__(self, settings: Settings, name: str) -> None:
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115 (stop() reads and closes it)
+        self._text = ""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "judge_service", "worker", "--name", name],
             env=settings_env(settings),
             cwd=REPO,
-            stdout=subprocess.PIPE,
+            stdout=self._output,
             stderr=subprocess.STDOUT,
         )
 
     def stop(self) -> str:
+        """Stops the worker; returns what it wrote to stdout and stderr."""
         self.process.terminate()
         try:
-            out, _ = self.process.communicate(timeout=20)
+            self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            out, _ = self.process.communicate()
-        return out.decode(errors="replace")
+            self.process.wait()
+        if not self._output.closed:  # stopped before: the output was read then
+            with self._output:
+                self._output.seek(0)
+                self._text = self._output.read().decode(errors="replace")
+        return self._text
 
 
 @pytest.fixture(scope="session")
@@ -220,8 +248,10 @@ class Stack:
     simulator: BackgroundServer
     workers: list[WorkerProcess] = field(default_factory=list)
 
-    def start_worker(self) -> WorkerProcess:
-        worker = WorkerProcess(self.settings, f"e2e-{uuid.uuid4().hex[:8]}")
+    def start_worker(self, **settings_update: Any) -> WorkerProcess:
+        """A worker on the stack's settings, changed by `settings_update` (`log_format="json"`)."""
+        settings = self.settings.model_copy(update=settings_update)
+        worker = WorkerProcess(settings, f"e2e-{uuid.uuid4().hex[:8]}")
         self.workers.append(worker)
         return worker
 

@@ -1,22 +1,20 @@
 """The `judge-service` command, run as a user runs it."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
 
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_env
 
 
 def cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
 ) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}
     return subprocess.run(
         [sys.executable, "-m", "judge_service", *args],
-        env={**base, **(env or {})},
+        env=cli_env(env),
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -15,6 +15,7 @@ from judge_service.api.routes import (
     judges,
     judgments,
     leaderboard,
+    metrics,
     pairs,
     results,
     rubrics,
@@ -28,6 +29,7 @@ from judge_service.dashboard.views import SummaryCache
 from judge_service.db.engine import session_factory
 from judge_service.jobs.dispatch import InProcessDispatcher, make_dispatcher
 from judge_service.jobs.reconcile import reconcile
+from judge_service.ops.metrics import ServiceCollector
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.dispatcher = make_dispatcher(settings)
         app.state.summaries = SummaryCache()
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.redis_url)
+        app.state.metrics = ServiceCollector(settings, app.state.sessions, app.state.dispatcher)
         if isinstance(app.state.dispatcher, InProcessDispatcher):
             # In-process jobs die with the process; pick up what a previous one left.
             reconcile(app.state.sessions, app.state.dispatcher, settings.lease_s, everything=True)
@@ -48,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.dispatcher.close()
             app.state.rate_limiter.close()
+            app.state.metrics.close()
 
     app = FastAPI(
         title="judge-service",
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rubrics,
         judges,
         health,
+        metrics,
         dashboard,
         dashboard_session,
     ):

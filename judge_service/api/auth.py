@@ -10,11 +10,12 @@ import time
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from redis import Redis, RedisError
+from redis import RedisError
 
 from judge_service.api.deps import SessionDep, SettingsDep
 from judge_service.db.models import Project
 from judge_service.db.projects import default_project, key_digest, project_for_key
+from judge_service.redis_clients import probe_redis
 
 COOKIE = "judge_key"
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ class RateLimiter:
 
     def __init__(self, per_minute: int, redis_url: str | None) -> None:
         self.per_minute = per_minute
-        self._redis = Redis.from_url(redis_url) if redis_url and per_minute else None
+        # A probe client: while Redis is away each request waits seconds at most, not minutes.
+        self._redis = probe_redis(redis_url) if redis_url and per_minute else None
         self._counts: dict[tuple[str, int], int] = {}
 
     def hit(self, caller: str) -> int | None:

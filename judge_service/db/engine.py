@@ -2,15 +2,21 @@
 
 RQ forks a child per job; a connection inherited across fork corrupts the
 protocol state, so the cache is keyed on the process id.
+
+PostgreSQL connections give up after `CONNECT_TIMEOUT_S` (unless the URL sets its own
+`connect_timeout`): without it libpq waits as long as the operating system lets a
+connect hang, minutes for a host that drops packets, so `/readyz` would hang instead
+of answering 503, and a worker's backoff (`jobs.claims.patiently`) would not get to retry.
 """
 
 import os
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[tuple[int, str], Engine] = {}
+CONNECT_TIMEOUT_S = 5
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -28,7 +34,12 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    connect_args = (
+        {} if "connect_timeout" in make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT_S}
+    )
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
+    )
 
 
 def engine_for(url: str) -> Engine:

@@ -44,6 +44,10 @@ class RunCounts:
         return "pending"
 
 
+# A judgment's error kind if it failed, else NULL: failures by kind in the same GROUP BY.
+FAILED_KIND = case((Judgment.status == JudgmentStatus.FAILED, Judgment.error_kind))
+
+
 def run_orders(run: Run) -> list[Order]:
     return [Order.BASELINE_FIRST, Order.CANDIDATE_FIRST] if run.swap else [Order.BASELINE_FIRST]
 
@@ -58,12 +62,11 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
     )
     by_status: dict[int, dict[str, int]] = {}
     reasons: dict[int, dict[str, int]] = {}
-    failed = Judgment.status == JudgmentStatus.FAILED
     # One pass: counts by status, and by error kind among the failed.
     for run_id, status, error_kind, count in session.execute(
-        select(Judgment.run_id, Judgment.status, case((failed, Judgment.error_kind)), func.count())
+        select(Judgment.run_id, Judgment.status, FAILED_KIND, func.count())
         .where(Judgment.run_id.in_(run_ids))
-        .group_by(Judgment.run_id, Judgment.status, case((failed, Judgment.error_kind)))
+        .group_by(Judgment.run_id, Judgment.status, FAILED_KIND)
     ).all():
         statuses = by_status.setdefault(run_id, {})
         statuses[status] = statuses.get(status, 0) + count
@@ -81,6 +84,32 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
             failed_by_reason=reasons.get(run_id, {}),
         )
     return counts
+
+
+@dataclass(frozen=True)
+class JudgmentCount:
+    judge: str
+    status: str
+    reason: str | None  # why it failed (`row_reason`); None unless failed
+    count: int
+
+
+def judgment_counts(session: Session) -> list[JudgmentCount]:
+    """Judgments by judge, status and failure reason over every run and project, in SQL."""
+    rows = session.execute(
+        select(Judgment.judge, Judgment.status, FAILED_KIND, func.count()).group_by(
+            Judgment.judge, Judgment.status, FAILED_KIND
+        )
+    ).all()
+    return [
+        JudgmentCount(
+            judge,
+            status,
+            row_reason(status, kind) if status == JudgmentStatus.FAILED else None,
+            count,
+        )
+        for judge, status, kind, count in rows
+    ]
 
 
 def insert_pairs(session: Session, run: Run, pairs: Sequence[dict[str, Any]]) -> list[int]:

@@ -39,6 +39,8 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class WorkItem:
     judgment_id: int
+    run_id: int
+    pair_id: int
     judge: str
     order: Order
     prompt: Prompt
@@ -46,6 +48,17 @@ class WorkItem:
     scale: Scale = Scale.THREE
     structured: bool = False
     images: tuple[str, ...] = ()
+
+    @property
+    def log_fields(self) -> dict[str, Any]:
+        """The ids a log line about this judgment carries (`extra=`)."""
+        return {
+            "run_id": self.run_id,
+            "pair_id": self.pair_id,
+            "judge": self.judge,
+            "order": self.order.value,
+            "judgment_id": self.judgment_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -149,7 +162,9 @@ def _work_item(
         image_count=len(images),
     )
     criteria = tuple(criteria_for(rubric, bool(pair.reference_answer)))
-    return WorkItem(judgment_id, judge, order, prompt, criteria, scale, structured, images)
+    return WorkItem(
+        judgment_id, pair.run_id, pair.id, judge, order, prompt, criteria, scale, structured, images
+    )
 
 
 def store(sessions: sessionmaker[Session], item: WorkItem, token: str, result: Result) -> bool:

@@ -5,16 +5,20 @@ what is left to judge, so dispatching a chunk twice is harmless.
 """
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Protocol
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue, Retry, Worker
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from judge_service.config import Settings
 from judge_service.jobs.judge_pairs import judge_chunk, judge_pairs
+from judge_service.redis_clients import probe_redis, queue_redis
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +32,24 @@ def chunked(ids: Sequence[int], size: int) -> Iterator[list[int]]:
         yield list(ids[start : start + size])
 
 
+@dataclass(frozen=True)
+class QueueDepth:
+    """Jobs (chunks of pairs) in the queue, and what works on it."""
+
+    queued: int  # waiting for a worker
+    started: int  # on a worker now
+    failed: int | None  # RQ's failed registry; None in-process, where nothing keeps them
+    workers: int  # RQ workers registered on the queue, or the in-process threads
+
+
 class Dispatcher(Protocol):
     def dispatch(self, pair_ids: Sequence[int]) -> int:
         """Queue the pairs' judgments in chunks; returns the number of jobs."""
         ...
 
     def ready(self) -> bool: ...
+
+    def depth(self) -> QueueDepth: ...
 
     def close(self) -> None: ...
 
@@ -42,7 +58,9 @@ class RQDispatcher:
     def __init__(self, settings: Settings) -> None:
         assert settings.redis_url is not None
         self._settings = settings
-        self._redis = Redis.from_url(settings.redis_url)
+        self._redis = queue_redis(settings.redis_url)
+        # Readiness and depth ask "now?": one bounded attempt, not the enqueue path's retries.
+        self._probe = judge_queue(probe_redis(settings.redis_url), settings.queue_name)
         self.queue = judge_queue(self._redis, settings.queue_name)
 
     def dispatch(self, pair_ids: Sequence[int]) -> int:
@@ -62,10 +80,21 @@ class RQDispatcher:
         return len(jobs)
 
     def ready(self) -> bool:
-        return bool(self._redis.ping())
+        return bool(self._probe.connection.ping())
+
+    def depth(self) -> QueueDepth:
+        """Four reads; no registry cleanup (RQ's workers do that)."""
+        queue = self._probe
+        return QueueDepth(
+            queued=queue.count,
+            started=StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
+            failed=queue.failed_job_registry.get_job_count(cleanup=False),
+            workers=Worker.count(queue=queue),
+        )
 
     def close(self) -> None:
         self._redis.close()
+        self._probe.connection.close()
 
 
 class InProcessDispatcher:
@@ -74,23 +103,36 @@ class InProcessDispatcher:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._pool = ThreadPoolExecutor(settings.inprocess_workers, thread_name_prefix="judge")
+        self._lock = threading.Lock()
+        self._queued = self._started = 0
 
     def dispatch(self, pair_ids: Sequence[int]) -> int:
         count = 0
         for chunk in chunked(pair_ids, self._settings.chunk_size):
+            with self._lock:
+                self._queued += 1
             self._pool.submit(self._run, chunk)
             count += 1
         return count
 
     def _run(self, chunk: list[int]) -> None:
+        with self._lock:
+            self._queued, self._started = self._queued - 1, self._started + 1
         try:
             judge_chunk(self._settings, chunk)
         except Exception:
             # The judgments stay pending or leased; the reconciler picks them up.
-            log.exception("in-process job for %d pairs failed", len(chunk))
+            log.exception("in-process job failed", extra={"pair_ids": chunk})
+        finally:
+            with self._lock:
+                self._started -= 1
 
     def ready(self) -> bool:
         return True
+
+    def depth(self) -> QueueDepth:
+        with self._lock:
+            return QueueDepth(self._queued, self._started, None, self._settings.inprocess_workers)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

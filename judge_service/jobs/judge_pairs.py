@@ -11,13 +11,14 @@ import logging
 import signal
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from judge_service.config import JudgeConfig, Settings
+from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import JudgmentStatus
 from judge_service.jobs.claims import Result, WorkItem, claim, patiently, release, store
@@ -37,9 +38,11 @@ from judge_service.judging.providers import (
 )
 from judge_service.judging.rubrics import OVERALL
 from judge_service.judging.verdicts import to_verdict
+from judge_service.ops.throttling import ThrottleCounter
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_SEPARATOR = "\n\n----- follow-up reply -----\n\n"
+OUTCOMES = ("done", "failed", "lost")  # of a claimed judgment's result; else it was released
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,40 @@ def judge_chunk(
     items = patiently(window, claim, sessions, pair_ids, token, window, settings.all_judges)
     if not items:
         return ChunkSummary(0, 0, 0, 0)
+    runs = _by_run(items)
+    for run_id, run_items in runs.items():
+        log.info("claimed %d judgments", len(run_items), extra=_run_fields(run_id, run_items))
     stop = stop or threading.Event()
+    outcomes: Counter[tuple[int, str]] = Counter()
+    totals: Counter[str] = Counter()
     try:
-        summary = asyncio.run(_judge_all(items, settings.all_judges, sessions, token, stop, window))
+        asyncio.run(_judge_all(items, settings, sessions, token, stop, outcomes))
     finally:
         # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.
         released = patiently(window, release, sessions, token)
-    return replace(summary, released=released)
+        for run_id, run_items in runs.items():
+            counts = {outcome: outcomes[run_id, outcome] for outcome in OUTCOMES}
+            totals.update(counts)
+            counts["released"] = len(run_items) - sum(counts.values())
+            log.info("chunk judged", extra=_run_fields(run_id, run_items) | counts)
+    return ChunkSummary(len(items), totals["done"], totals["failed"], totals["lost"], released)
+
+
+def _by_run(items: list[WorkItem]) -> dict[int, list[WorkItem]]:
+    runs: dict[int, list[WorkItem]] = {}
+    for item in items:
+        runs.setdefault(item.run_id, []).append(item)
+    return runs
+
+
+def _run_fields(run_id: int, items: list[WorkItem]) -> dict[str, Any]:
+    """The ids a line about one run's part of a chunk carries."""
+    return {
+        "run_id": run_id,
+        "pair_ids": sorted({item.pair_id for item in items}),
+        "judges": sorted({item.judge for item in items}),
+        "claimed": len(items),
+    }
 
 
 def parse_reply(reply: JudgeReply, item: WorkItem) -> ParsedVerdict:
@@ -158,12 +188,15 @@ def _failure(kind: str, message: str) -> Result:
 
 async def _judge_all(
     items: list[WorkItem],
-    judges: dict[str, JudgeConfig],
+    settings: Settings,
     sessions: sessionmaker[Session],
     token: str,
     stop: threading.Event,
-    db_window_s: float,
-) -> ChunkSummary:
+    outcomes: Counter[tuple[int, str]],
+) -> None:
+    """Judge every item, counting each stored result in `outcomes` as (run id, outcome)."""
+    judges = settings.all_judges
+    throttles = ThrottleCounter(settings.redis_url, settings.queue_name)
     providers: dict[str, JudgeProvider] = {}
     unavailable: dict[str, Result] = {}
     for name in {item.judge for item in items}:
@@ -172,9 +205,11 @@ async def _judge_all(
             unavailable[name] = _failure("config_error", f"judge {name!r} is not configured")
             continue
         try:
-            providers[name] = make_provider(config)
+            providers[name] = make_provider(config, throttles.hook(name))
         except LookupError as exc:
             unavailable[name] = _failure("config_error", str(exc))
+    for name, failure in unavailable.items():
+        log.error("judge %s cannot be called: %s", name, failure.error, extra={"judge": name})
     limits = {name: asyncio.Semaphore(judges[name].max_concurrency) for name in providers}
 
     async def one(item: WorkItem) -> tuple[WorkItem, Result | None]:
@@ -187,26 +222,27 @@ async def _judge_all(
                     return item, None
                 replies = await call_judge(providers[item.judge], item)
         except Exception as exc:
-            log.warning("judge %s failed on judgment %s: %r", item.judge, item.judgment_id, exc)
+            log.warning("judge call failed: %r", exc, extra=item.log_fields)
             return item, _failure(*describe_error(exc))
-        return item, interpret(replies, item)
+        result = interpret(replies, item)
+        if result.status is JudgmentStatus.FAILED:
+            log.warning("judge reply unusable: %s", result.error, extra=item.log_fields)
+        return item, result
 
-    done = failed = lost = 0
     try:
         for next_result in asyncio.as_completed([one(item) for item in items]):
             item, result = await next_result
             if result is None:
                 continue
             stored = await asyncio.to_thread(
-                patiently, db_window_s, store, sessions, item, token, result
+                patiently, settings.lease_s, store, sessions, item, token, result
             )
-            if not stored:
-                lost += 1
-            elif result.status is JudgmentStatus.DONE:
-                done += 1
+            if stored:
+                log.debug("stored %s", result.status, extra=item.log_fields)
             else:
-                failed += 1
+                log.warning("result dropped: the claim was lost", extra=item.log_fields)
+            outcomes[item.run_id, result.status.value if stored else "lost"] += 1
     finally:
         for provider in providers.values():
             await provider.aclose()
-    return ChunkSummary(len(items), done, failed, lost)
+        await throttles.aclose()

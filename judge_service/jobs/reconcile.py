@@ -11,6 +11,7 @@ as the dispatch, so reconcilers running at once (every worker runs one, the
 CLI another) queue each row once, and a failed dispatch marks nothing.
 """
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, update
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from judge_service.db.models import Judgment, JudgmentStatus, utcnow
 from judge_service.jobs.claims import claimable
 from judge_service.jobs.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
 
 
 def _stale(lease_s: int) -> ColumnElement[bool]:
@@ -49,7 +52,7 @@ def reconcile(
     if run_id is not None:
         condition &= Judgment.run_id == run_id
     with sessions.begin() as session:
-        pair_ids = session.scalars(
+        rows = session.execute(
             update(Judgment)
             .where(condition)
             .values(
@@ -57,10 +60,19 @@ def reconcile(
                 claim_token=None,
                 lease_expires_at=now + timedelta(seconds=lease_s),
             )
-            .returning(Judgment.pair_id)
+            .returning(Judgment.run_id, Judgment.pair_id)
             .execution_options(synchronize_session=False)
         ).all()
-        unique = sorted(set(pair_ids))
+        by_run: dict[int, set[int]] = {}
+        for row_run, pair_id in rows:
+            by_run.setdefault(row_run, set()).add(pair_id)
+        unique = sorted({pair_id for _run, pair_id in rows})
         # Inside the transaction: if the queue refuses, the rows stay as they were.
         dispatcher.dispatch(unique)
+    for row_run, pairs in sorted(by_run.items()):
+        log.info(
+            "queued %d pairs again",
+            len(pairs),
+            extra={"run_id": row_run, "pair_ids": sorted(pairs)},
+        )
     return len(unique)

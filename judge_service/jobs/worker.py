@@ -42,13 +42,10 @@ class JudgeWorker(Worker):
             if self._dispatcher is None:
                 self._dispatcher = RQDispatcher(self.settings)
             sessions = session_factory(self.settings.database_url)
-            queued = reconcile(sessions, self._dispatcher, self.settings.lease_s)
+            reconcile(sessions, self._dispatcher, self.settings.lease_s)  # logs per run
         except Exception as exc:
             # Database or Redis away: the next interval tries again; the worker keeps working.
             log.warning("reconcile failed, next try in %d s: %r", self.maintenance_interval, exc)
-            return
-        if queued:
-            log.info("reconcile: queued %d pairs with stale judgments again", queued)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Warm shutdown: RQ waits for the horse; the horse's job is told to wind down."""

@@ -7,6 +7,7 @@ one extra call the job may make is a follow-up when a reply has no verdict.
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,22 +51,40 @@ class JudgeProvider(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _client_options(config: JudgeConfig) -> dict[str, Any]:
-    """Connection settings, the same for either SDK."""
+class StatusResponse(Protocol):
+    """What a response hook reads of the SDK's HTTP response."""
+
+    @property
+    def status_code(self) -> int: ...
+
+
+ResponseHook = Callable[[StatusResponse], Awaitable[None]]
+
+
+def _client_options(
+    config: JudgeConfig, http_client: Callable[..., Any], on_response: ResponseHook
+) -> dict[str, Any]:
+    """Connection settings, the same for either SDK.
+
+    `http_client` is the SDK's own default client class (its connection limits and
+    redirects kept); `on_response` sees every response, those the SDK retries included.
+    """
     return {
         "api_key": config.api_key(),
         "base_url": config.base_url,
         "timeout": config.timeout_s,
         "max_retries": config.max_retries,
+        "http_client": http_client(event_hooks={"response": [on_response]}),
     }
 
 
 class OpenAIJudge:
     """OpenAI, or any OpenAI-compatible server (vLLM, Ollama) through `base_url`."""
 
-    def __init__(self, config: JudgeConfig) -> None:
+    def __init__(self, config: JudgeConfig, on_response: ResponseHook) -> None:
         self._config = config
-        self._client = openai.AsyncOpenAI(**_client_options(config))
+        options = _client_options(config, openai.DefaultAsyncHttpxClient, on_response)
+        self._client = openai.AsyncOpenAI(**options)
 
     def _messages(self, call: JudgeCall) -> list[dict[str, Any]]:
         user: str | list[dict[str, Any]] = call.prompt.user
@@ -120,9 +139,10 @@ class OpenAIJudge:
 class AnthropicJudge:
     """Claude through the Messages API; current SDKs take no sampling parameters."""
 
-    def __init__(self, config: JudgeConfig) -> None:
+    def __init__(self, config: JudgeConfig, on_response: ResponseHook) -> None:
         self._config = config
-        self._client = anthropic.AsyncAnthropic(**_client_options(config))
+        options = _client_options(config, anthropic.DefaultAsyncHttpxClient, on_response)
+        self._client = anthropic.AsyncAnthropic(**options)
 
     def _messages(self, call: JudgeCall) -> list[dict[str, Any]]:
         user: str | list[dict[str, Any]] = call.prompt.user
@@ -175,10 +195,11 @@ class AnthropicJudge:
         await self._client.close()
 
 
-def make_provider(config: JudgeConfig) -> JudgeProvider:
+def make_provider(config: JudgeConfig, on_response: ResponseHook) -> JudgeProvider:
+    """The judge's client; `on_response` is called with each HTTP response it receives."""
     if config.provider == "anthropic":
-        return AnthropicJudge(config)
-    return OpenAIJudge(config)
+        return AnthropicJudge(config, on_response)
+    return OpenAIJudge(config, on_response)
 
 
 def status_kind(status: int) -> str:

@@ -11,18 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_env, start_cli
 
 pytestmark = pytest.mark.slow
 
 
 def run_demo(cwd: Path, extra_env: dict[str, str], pairs: int = 200) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}
-    env.update(extra_env, COLUMNS="160", PYTHONPATH=str(REPO))
     result = subprocess.run(
         [sys.executable, "-m", "judge_service", "demo", "--pairs", str(pairs), "--no-serve"],
         cwd=cwd,
-        env=env,
+        env=cli_env({**extra_env, "COLUMNS": "160", "PYTHONPATH": str(REPO)}),
         capture_output=True,
         text=True,
         timeout=600,
@@ -69,15 +67,12 @@ def test_demo_on_postgres_and_rq(
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_demo_serves_the_dashboard_until_stopped(tmp_path: Path, stop: signal.Signals) -> None:
     """Without --no-serve the demo keeps its dashboard up (here on SQLite) until stopped."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUDGE_")}
-    env.update(COLUMNS="160", PYTHONPATH=str(REPO))
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "judge_service", "demo", "--pairs", "12", "--port", "0"],
+    demo = start_cli(
+        *("demo", "--pairs", "12", "--port", "0"),
+        env={"COLUMNS": "160", "PYTHONPATH": str(REPO)},
         cwd=tmp_path,
-        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
     )
     try:
         assert demo.stdout is not None

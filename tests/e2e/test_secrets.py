@@ -31,8 +31,10 @@ def _judges(simulator_url: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_no_response_carries_the_provider_key(
-    stack_factory: StackFactory, monkeypatch: pytest.MonkeyPatch
+# JSON at DEBUG also covers the SDKs' and the HTTP client's own debug lines.
+@pytest.mark.parametrize(("log_format", "log_level"), [("text", "INFO"), ("json", "DEBUG")])
+def test_no_response_or_log_carries_the_provider_key(
+    stack_factory: StackFactory, monkeypatch: pytest.MonkeyPatch, log_format: str, log_level: str
 ) -> None:
     monkeypatch.setenv(KEY_ENV, SECRET)
     stack = stack_factory(judges=_judges)
@@ -40,7 +42,7 @@ def test_no_response_carries_the_provider_key(
     api = stack.api
     run = create_run(api, ["sim", "sim-broken"], rubric="reasoning-trace")
     assert api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample_pairs(4)}).status_code
-    worker = stack.start_worker()
+    worker = stack.start_worker(log_format=log_format, log_level=log_level)
     counts = wait_until_done(api, run["id"])["counts"]
     assert counts["judgments_done"] == 8 and counts["judgments_failed"] == 8
     pair_id = api.get(f"/v1/runs/{run['id']}/pairs").json()["items"][0]["pair_id"]
@@ -73,4 +75,4 @@ def test_no_response_carries_the_provider_key(
         assert SECRET not in response.text, path
         assert SECRET not in str(response.headers), path
     worker_output = worker.stop()
-    assert worker_output and SECRET not in worker_output
+    assert "chunk judged" in worker_output and SECRET not in worker_output

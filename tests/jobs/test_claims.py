@@ -123,7 +123,7 @@ def test_unconfigured_judge_fails_with_reason(
 
 
 def _item(order: Order) -> WorkItem:
-    return WorkItem(1, "sim", order, render_prompt("q", None, "a", "b"))
+    return WorkItem(1, 1, 1, "sim", order, render_prompt("q", None, "a", "b"))
 
 
 def test_reply_without_label_is_a_parse_failure_with_raw_text_kept() -> None:

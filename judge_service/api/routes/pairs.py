@@ -24,7 +24,12 @@ def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int)
     except Exception:
         # The pairs and their pending judgments are committed: `judge-service
         # reconcile` queues them once the queue is back. Nothing is lost.
-        log.exception("could not queue %d pairs of run %s", len(pair_ids), run_id)
+        # The pair ids are left out: up to 10,000 of them would make one line of ~60 KB.
+        log.exception(
+            "could not queue %d pairs",
+            len(pair_ids),
+            extra={"run_id": run_id, "pairs": len(pair_ids)},
+        )
         return 0
 
 

@@ -1,0 +1,1 @@
+"""What an operator watches: log lines, and (with `/metrics`) the service's figures."""
