@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -164,25 +165,36 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """A real `judge-service worker` subprocess."""
+    """A real `judge-service worker` subprocess.
+
+    Its log goes to a temporary file, not a pipe: RQ logs every job, and a pipe nobody
+    reads until the end fills up (64 KiB) and blocks the worker mid-run.
+    """
 
     def __init__(self, settings: Settings, name: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "judge_service", "worker", "--name", name],
-            env=settings_env(settings),
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        with tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False) as log:
+            self.log_path = Path(log.name)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "judge_service", "worker", "--name", name],
+                env=settings_env(settings),
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._output: str | None = None
 
     def stop(self) -> str:
-        self.process.terminate()
-        try:
-            out, _ = self.process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            out, _ = self.process.communicate()
-        return out.decode(errors="replace")
+        """Stops the worker (once) and returns everything it logged."""
+        if self._output is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self._output = self.log_path.read_text(errors="replace")
+            self.log_path.unlink()
+        return self._output
 
 
 @pytest.fixture(scope="session")
