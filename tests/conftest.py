@@ -270,6 +270,7 @@ def stack_factory(pg_url: str, redis_url: str) -> Iterator[StackFactory]:
         def start(
             judges: Callable[[str], dict[str, dict[str, Any]]] = simulated_judges,
             simulator_config: SimulatorConfig | None = None,
+            chunk_size: int = 10,
         ) -> Stack:
             config = simulator_config or SimulatorConfig(
                 latency_mean_s=0.0, latency_jitter_s=0.0, seed=11
@@ -281,7 +282,7 @@ def stack_factory(pg_url: str, redis_url: str) -> Iterator[StackFactory]:
                 redis_url=redis_url,
                 queue_name=f"e2e-{uuid.uuid4().hex[:8]}",
                 judges=judges(simulator.url),
-                chunk_size=10,
+                chunk_size=chunk_size,
             )
             api = cleanup.enter_context(BackgroundServer(create_app(settings)))
             client = cleanup.enter_context(httpx.Client(base_url=api.url, timeout=30))

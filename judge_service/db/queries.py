@@ -134,6 +134,8 @@ def insert_pairs(session: Session, run: Run, pairs: Sequence[dict[str, Any]]) ->
         }
         for pair in pairs
     ]
+    if dialect == "postgresql":
+        rows = _in_lock_order(session, rows)
     stmt = (
         dialect_insert(Pair)
         .on_conflict_do_nothing(index_elements=["run_id", "external_id"])
@@ -165,6 +167,26 @@ def insert_pairs(session: Session, run: Run, pairs: Sequence[dict[str, Any]]) ->
         columns = ["run_id", "pair_id", "judge", "order", "status", "attempts", "created_at"]
         session.execute(insert(Judgment).from_select(columns, made))
     return new_ids
+
+
+def _in_lock_order(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with ids drawn in the order given, then sorted by `external_id` for inserting.
+
+    An inserted row holds its (run, external_id) entry of the unique index until commit, and
+    a concurrent submission naming the same id waits for it. Two submissions sharing ids in
+    different orders would each hold what the other waits for, and PostgreSQL would end one
+    as a deadlock (a 500). Inserted in one order, they wait for each other but never in a
+    cycle. Drawing the ids first keeps them in the order submitted, which pages follow.
+    (SQLite has one writer at a time: nothing to order.)
+    """
+    sequence = func.pg_get_serial_sequence(Pair.__tablename__, "id")
+    ids = sorted(
+        session.scalars(
+            select(func.nextval(sequence)).select_from(func.generate_series(1, len(rows)))
+        )
+    )
+    numbered = [{**row, "id": pair_id} for row, pair_id in zip(rows, ids, strict=True)]
+    return sorted(numbered, key=lambda row: row["external_id"])
 
 
 JUDGMENT_EXPORT_COLUMNS = (

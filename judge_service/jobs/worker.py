@@ -21,6 +21,7 @@ from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.jobs.dispatch import RQDispatcher
 from judge_service.jobs.reconcile import reconcile
+from judge_service.judging.providers import load_sdks
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class JudgeWorker(Worker):
         self.settings = settings  # before RQ's __init__, which reads dequeue_timeout
         super().__init__(*args, maintenance_interval=settings.reconcile_interval_s, **kwargs)
         self._dispatcher: RQDispatcher | None = None
+        load_sdks()  # once here, not in every work horse
 
     @property
     def dequeue_timeout(self) -> int:

@@ -5,6 +5,7 @@ backoff and `retry-after` handling). Nothing here retries on top of it; the
 one extra call the job may make is a follow-up when a reply has no verdict.
 """
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anthropic
+import anyio
 import openai
 
 from judge_service.config import JudgeConfig
@@ -193,6 +195,24 @@ class AnthropicJudge:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def load_sdks() -> None:
+    """Import now what the SDKs import on their first call, so forked work horses inherit it.
+
+    RQ forks a fresh work horse for every job, and whatever a job imports dies with it. Both
+    SDKs import their API resources and HTTP transports on first use, and anyio its event
+    loop backend: in a horse that is every job, at more CPU than a chunk's simulated calls.
+    """
+
+    async def touch() -> None:
+        await anyio.sleep(0)
+        async with openai.AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1/v1") as oai:
+            _ = oai.chat.completions
+        async with anthropic.AsyncAnthropic(api_key="unused", base_url="http://127.0.0.1") as ant:
+            _ = ant.messages
+
+    asyncio.run(touch())
 
 
 def make_provider(config: JudgeConfig, on_response: ResponseHook) -> JudgeProvider:

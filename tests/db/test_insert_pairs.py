@@ -1,6 +1,8 @@
 """`insert_pairs`: new pairs and exactly their judgment rows, on PostgreSQL and on SQLite."""
 
+import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run
 from judge_service.db.projects import default_project
 from judge_service.db.queries import insert_pairs
 from judge_service.demo.sample import sample_pairs
+
+# Past SQLAlchemy's 1,000 rows per multi-row INSERT: several statements per submission.
+OVERLAPPING = 2500
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -79,3 +84,62 @@ def test_each_new_pair_gets_one_pending_row_per_judge_and_order(
         for external_id, baseline_chars, candidate_chars in lengths:
             assert baseline_chars == len(str(by_id[external_id]["baseline_trace"]))
             assert candidate_chars == len(str(by_id[external_id]["candidate_trace"]))
+
+
+def test_overlapping_submissions_in_opposite_orders_do_not_deadlock(
+    make_pg_database: Callable[[], str],
+) -> None:
+    """Two submissions sharing ids, in opposite orders, at the same time: both succeed."""
+    url = make_pg_database()
+    migrate.upgrade(url)
+    sessions = session_factory(url)
+    with sessions() as session:
+        run = Run(
+            project_id=default_project(session).id,
+            name="overlap",
+            baseline="b",
+            candidate="c",
+            judges=["sim"],
+        )
+        session.add(run)
+        session.commit()
+        run_id = run.id
+    pairs = rows(OVERLAPPING)
+    submissions = {"ascending": pairs, "descending": pairs[::-1]}
+    start = threading.Barrier(len(submissions))
+    outcome: dict[str, list[int] | Exception] = {}
+
+    def submit(name: str) -> None:
+        with sessions() as session:
+            own_run = session.get(Run, run_id)
+            assert own_run is not None
+            start.wait()
+            try:
+                outcome[name] = insert_pairs(session, own_run, submissions[name])
+                session.commit()
+            except Exception as exc:  # a deadlock, when the rows went in as submitted
+                outcome[name] = exc
+
+    threads = [threading.Thread(target=submit, args=(name,)) for name in submissions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not {name: repr(o) for name, o in outcome.items() if isinstance(o, Exception)}
+    new_ids = {name: ids for name, ids in outcome.items() if isinstance(ids, list)}
+    assert sum(len(ids) for ids in new_ids.values()) == OVERLAPPING
+
+    with sessions() as session:
+        stored = dict(
+            session.execute(select(Pair.id, Pair.external_id).where(Pair.run_id == run_id)).all()
+        )
+        per_pair = Counter(session.scalars(select(Judgment.pair_id)))
+    assert sorted(stored.values()) == sorted(p["external_id"] for p in pairs)
+    assert per_pair == dict.fromkeys(stored, 2)
+    # Ids follow each submission's own order, not the order the rows were inserted in.
+    for name, ids in new_ids.items():
+        in_id_order = [stored[pair_id] for pair_id in sorted(ids)]
+        mine = set(in_id_order)
+        assert in_id_order == [
+            p["external_id"] for p in submissions[name] if p["external_id"] in mine
+        ], name
