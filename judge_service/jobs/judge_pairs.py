@@ -103,7 +103,7 @@ def interpret(replies: list[JudgeReply], item: WorkItem) -> Result:
         "raw_response": FOLLOW_UP_SEPARATOR.join(reply.text for reply in replies),
         "input_tokens": _total(reply.input_tokens for reply in replies),
         "output_tokens": _total(reply.output_tokens for reply in replies),
-        "latency_ms": sum(reply.latency_ms for reply in replies),
+        "latency_ms": _total(reply.latency_ms for reply in replies),
     }
     try:
         parsed = parse_reply(last, item)
