@@ -195,6 +195,8 @@ def simulate(
     malformed_rate: Annotated[float, typer.Option(help="First replies with no verdict")] = 0.0,
     truncate_rate: Annotated[float, typer.Option(help="First replies cut off")] = 0.0,
     persistent_faults: Annotated[bool, typer.Option(help="Faults on every attempt")] = False,
+    batch_delay_s: Annotated[float, typer.Option(help="How long a batch stays in progress")] = 0.5,
+    batch_error_rate: Annotated[float, typer.Option(help="Batch requests that error")] = 0.0,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Run the SIMULATED judge provider (OpenAI and Anthropic wire formats; not a real model).
@@ -216,6 +218,8 @@ def simulate(
         malformed_rate=malformed_rate,
         truncate_rate=truncate_rate,
         persistent_faults=persistent_faults,
+        batch_delay_s=batch_delay_s,
+        batch_error_rate=batch_error_rate,
         seed=seed,
     )
     err.print(f"[bold yellow]SIMULATED judge provider[/] (not a real model): http://{host}:{port}")

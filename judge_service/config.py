@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # How often each RQ worker queues again what was left pending or claimed past its lease.
     reconcile_interval_s: int = Field(default=60, ge=1)
     inprocess_workers: int = Field(default=4, ge=1, le=64)
+    # Batch mode: judgments per provider batch (OpenAI takes 50,000, Anthropic 100,000), and
+    # how many batches a judgment may go in before an error or unreadable reply is final.
+    batch_max_requests: int = Field(default=10_000, ge=1, le=50_000)
+    batch_max_attempts: int = Field(default=3, ge=1, le=20)
     max_pairs_per_request: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     # "auto": required when `judge-service serve` listens beyond loopback, open otherwise.

@@ -176,6 +176,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         JUDGE_RECONCILE_INTERVAL_S=str(settings.reconcile_interval_s),
         JUDGE_LOG_FORMAT=settings.log_format,
         JUDGE_LOG_LEVEL=settings.log_level,
+        JUDGE_BATCH_MAX_REQUESTS=str(settings.batch_max_requests),
+        JUDGE_BATCH_MAX_ATTEMPTS=str(settings.batch_max_attempts),
         JUDGE_JUDGES=json.dumps({k: v.model_dump() for k, v in settings.judges.items()}),
         **{KEY_ENV: os.environ.get(KEY_ENV, "")},
     )
@@ -264,13 +266,13 @@ StackFactory = Callable[..., Stack]
 
 @pytest.fixture
 def stack_factory(pg_url: str, redis_url: str) -> Iterator[StackFactory]:
-    """Isolated stacks with chosen judges: `stack_factory(judges=lambda url: {...})`."""
+    """Isolated stacks: `stack_factory(judges=lambda url: {...}, reconcile_interval_s=1)`."""
     with ExitStack() as cleanup:
 
         def start(
             judges: Callable[[str], dict[str, dict[str, Any]]] = simulated_judges,
             simulator_config: SimulatorConfig | None = None,
-            chunk_size: int = 10,
+            **settings_overrides: Any,
         ) -> Stack:
             config = simulator_config or SimulatorConfig(
                 latency_mean_s=0.0, latency_jitter_s=0.0, seed=11
@@ -282,7 +284,7 @@ def stack_factory(pg_url: str, redis_url: str) -> Iterator[StackFactory]:
                 redis_url=redis_url,
                 queue_name=f"e2e-{uuid.uuid4().hex[:8]}",
                 judges=judges(simulator.url),
-                chunk_size=chunk_size,
+                **{"chunk_size": 10, **settings_overrides},
             )
             api = cleanup.enter_context(BackgroundServer(create_app(settings)))
             client = cleanup.enter_context(httpx.Client(base_url=api.url, timeout=30))

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from judge_service.db.models import BatchStatus, RunMode
 from judge_service.judging.images import MAX_IMAGES, check_image_url
 from judge_service.judging.protocol import Scale
 from judge_service.judging.rubrics import DEFAULT_RUBRIC, RubricDefinition
@@ -60,6 +61,11 @@ class RunCreate(BaseModel):
     strong_weight: float = Field(
         default=3.0, ge=1.0, le=10.0, description="Games a strong 5-level verdict counts as"
     )
+    mode: RunMode = Field(
+        default=RunMode.LIVE,
+        description="live: one API call per judgment; batch: the providers' batch APIs "
+        "(half price, results within 24 h; needs RQ workers)",
+    )
 
 
 class RunCountsPublic(BaseModel):
@@ -83,9 +89,32 @@ class RunPublic(BaseModel):
     rubric_version: int
     scale: Scale
     strong_weight: float
+    mode: RunMode
     status: str = Field(description="pending, running or done")
     counts: RunCountsPublic
     created_at: datetime
+
+
+class BatchPublic(BaseModel):
+    """One provider batch of a batch-mode run."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    judge: str
+    provider: str
+    provider_batch_id: str | None = Field(description="The provider's id, once it accepted it")
+    status: BatchStatus = Field(
+        description="submitting, in_progress, ended, or lost (its judgments went back)"
+    )
+    provider_status: str | None = Field(description="The provider's last word on it")
+    requests: int
+    succeeded: int
+    errored: int = Field(description="Not succeeded: back to pending, or failed after retries")
+    error: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    finished_at: datetime | None
 
 
 class PairIn(BaseModel):

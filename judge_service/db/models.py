@@ -2,7 +2,10 @@
 
 Judgment rows are created with their pair, before any job is enqueued, so the
 database alone knows what remains to be judged; the unique (pair, judge,
-order) constraint is what makes a second delivery of a job harmless.
+order) constraint is what makes a second delivery of a job harmless. A run in
+batch mode sends its judgments in provider batches, recorded in
+`provider_batches` before they are submitted, so a worker that dies between
+submitting and polling loses nothing.
 """
 
 from datetime import UTC, datetime
@@ -73,6 +76,18 @@ class JudgmentStatus(StrEnum):
     FAILED = "failed"
 
 
+class RunMode(StrEnum):
+    LIVE = "live"  # one API call per judgment, from RQ jobs
+    BATCH = "batch"  # provider batch APIs (half price, up to 24 h), from the workers' loop
+
+
+class BatchStatus(StrEnum):
+    SUBMITTING = "submitting"  # recorded and its judgments claimed; not yet accepted
+    IN_PROGRESS = "in_progress"  # accepted by the provider, polled
+    ENDED = "ended"  # results mapped back; what did not succeed went back to pending
+    LOST = "lost"  # never accepted, or unknown to the provider: its judgments went back
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -122,6 +137,7 @@ class Run(Base):
     judge_configs: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     scale: Mapped[str] = mapped_column(String(10), default="3-way")
     strong_weight: Mapped[float] = mapped_column(Float, default=3.0)
+    mode: Mapped[str] = mapped_column(String(10), default=RunMode.LIVE, server_default="live")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pairs: Mapped[list["Pair"]] = relationship(back_populates="run", passive_deletes=True)
@@ -197,6 +213,11 @@ class Judgment(Base):
     # Until when the row's holder is presumed alive: a worker's claim (running) or the queued
     # job carrying it (pending). Past it, the reconciler queues the row again.
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The provider batch that holds the claim (running) or answered it (done): set means the
+    # call was made at the batch price.
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("provider_batches.id", ondelete="SET NULL"), index=True
+    )
 
     judge_model: Mapped[str | None] = mapped_column(String(200))
     template_id: Mapped[str | None] = mapped_column(String(100))
@@ -219,4 +240,34 @@ class Judgment(Base):
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProviderBatch(Base):
+    """One provider batch for one judge of a batch-mode run, recorded before it is submitted.
+
+    Its judgments are claimed under `claim_token`, which every request's custom id carries,
+    so a result can only be stored while the claim it was sent under still holds.
+    """
+
+    __tablename__ = "provider_batches"
+    __table_args__ = (Index("ix_provider_batches_status_poll_after", "status", "poll_after"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    judge: Mapped[str] = mapped_column(String(100))
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_batch_id: Mapped[str | None] = mapped_column(String(200))
+    claim_token: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20), default=BatchStatus.SUBMITTING)
+    provider_status: Mapped[str | None] = mapped_column(String(40))
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    # Errored, expired, canceled, unreadable or missing: back to pending for a later batch.
+    errored: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Not polled before this; while submitting, until when the submitter is presumed alive.
+    poll_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ its lease can never overwrite the result of the one that took over.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -115,20 +115,31 @@ def claim(
         ).all()
         if not claimed:
             return []
-        rows = session.execute(
-            select(Judgment.id, Judgment.judge, Judgment.order, Pair, Run.rubric, Run.scale)
-            .join(Pair, Pair.id == Judgment.pair_id)
-            .join(Run, Run.id == Judgment.run_id)
-            .where(Judgment.id.in_(claimed))
-            .order_by(Judgment.id)
-        ).all()
+        return work_items(session, claimed, judges)
+
+
+def work_items(
+    session: Session,
+    judgment_ids: Sequence[int],
+    judges: dict[str, JudgeConfig],
+    boundary: Callable[[int], str] | None = None,
+) -> list[WorkItem]:
+    """The calls for these judgments, in id order (`boundary`: a judgment id's fixed code)."""
+    rows = session.execute(
+        select(Judgment.id, Judgment.judge, Judgment.order, Pair, Run.rubric, Run.scale)
+        .join(Pair, Pair.id == Judgment.pair_id)
+        .join(Run, Run.id == Judgment.run_id)
+        .where(Judgment.id.in_(judgment_ids))
+        .order_by(Judgment.id)
+    ).all()
     rubrics: dict[str, RubricDefinition] = {}
     items = []
     for judgment_id, judge, order, pair, rubric_json, scale in rows:
         rubric = rubrics.get(rubric_json["name"]) or RubricDefinition.model_validate(rubric_json)
         rubrics[rubric.name] = rubric
+        code = boundary(judgment_id) if boundary is not None else None
         items.append(
-            _work_item(judgment_id, judge, Order(order), pair, rubric, Scale(scale), judges)
+            _work_item(judgment_id, judge, Order(order), pair, rubric, Scale(scale), judges, code)
         )
     return items
 
@@ -141,6 +152,7 @@ def _work_item(
     rubric: RubricDefinition,
     scale: Scale,
     judges: dict[str, JudgeConfig],
+    boundary: str | None = None,
 ) -> WorkItem:
     """The call for one judgment: the order decides the slots, the judge the output mode."""
     config = judges.get(judge)
@@ -160,6 +172,7 @@ def _work_item(
         scale=scale,
         structured=structured,
         image_count=len(images),
+        boundary=boundary,
     )
     criteria = tuple(criteria_for(rubric, bool(pair.reference_answer)))
     return WorkItem(
@@ -170,34 +183,39 @@ def _work_item(
 def store(sessions: sessionmaker[Session], item: WorkItem, token: str, result: Result) -> bool:
     """Write one result if this worker still holds the claim; False if it lost it."""
     with sessions.begin() as session:
-        written = session.execute(
-            update(Judgment)
-            .where(Judgment.id == item.judgment_id, Judgment.claim_token == token)
-            .values(
-                status=result.status,
-                claim_token=None,
-                lease_expires_at=None,
-                finished_at=utcnow(),
-                template_id=TEMPLATE_ID,
-                template_sha256=item.prompt.template_sha256,
-                prompt_sha256=item.prompt.sha256,
-                boundary=item.prompt.boundary,
-                images_sent=len(item.images),
-                strong=result.strong,
-                rationale=result.rationale,
-                axes=result.axes,
-                judge_model=result.judge_model,
-                raw_response=result.raw_response,
-                label=result.label,
-                verdict=result.verdict,
-                input_tokens=result.input_tokens,
-                output_tokens=result.output_tokens,
-                latency_ms=result.latency_ms,
-                error_kind=result.error_kind,
-                error=result.error,
-            )
-            .execution_options(synchronize_session=False)
+        return store_in(session, item, token, result)
+
+
+def store_in(session: Session, item: WorkItem, token: str, result: Result) -> bool:
+    """`store` inside the caller's transaction (batch mode writes a whole batch in one)."""
+    written = session.execute(
+        update(Judgment)
+        .where(Judgment.id == item.judgment_id, Judgment.claim_token == token)
+        .values(
+            status=result.status,
+            claim_token=None,
+            lease_expires_at=None,
+            finished_at=utcnow(),
+            template_id=TEMPLATE_ID,
+            template_sha256=item.prompt.template_sha256,
+            prompt_sha256=item.prompt.sha256,
+            boundary=item.prompt.boundary,
+            images_sent=len(item.images),
+            strong=result.strong,
+            rationale=result.rationale,
+            axes=result.axes,
+            judge_model=result.judge_model,
+            raw_response=result.raw_response,
+            label=result.label,
+            verdict=result.verdict,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            latency_ms=result.latency_ms,
+            error_kind=result.error_kind,
+            error=result.error,
         )
+        .execution_options(synchronize_session=False)
+    )
     return written.rowcount == 1
 
 

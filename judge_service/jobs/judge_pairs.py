@@ -133,7 +133,7 @@ def interpret(replies: list[JudgeReply], item: WorkItem) -> Result:
         "raw_response": FOLLOW_UP_SEPARATOR.join(reply.text for reply in replies),
         "input_tokens": _total(reply.input_tokens for reply in replies),
         "output_tokens": _total(reply.output_tokens for reply in replies),
-        "latency_ms": sum(reply.latency_ms for reply in replies),
+        "latency_ms": _total(reply.latency_ms for reply in replies),
     }
     try:
         parsed = parse_reply(last, item)
@@ -168,10 +168,15 @@ def _total(values: Iterable[int | None]) -> int | None:
     return sum(known) if known else None
 
 
+def first_call(item: WorkItem) -> JudgeCall:
+    """The call for a judgment: its prompt and images, and the verdict schema if structured."""
+    schema = verdict_schema(list(item.criteria), item.scale) if item.structured else None
+    return JudgeCall(item.prompt, item.images, schema)
+
+
 async def call_judge(provider: JudgeProvider, item: WorkItem) -> list[JudgeReply]:
     """One call, and one follow-up if its reply carries no readable verdict."""
-    schema = verdict_schema(list(item.criteria), item.scale) if item.structured else None
-    call = JudgeCall(item.prompt, item.images, schema)
+    call = first_call(item)
     first = await provider.complete(call)
     try:
         parse_reply(first, item)

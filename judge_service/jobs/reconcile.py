@@ -8,16 +8,18 @@ after the row was created). Past that, the reconciler queues the row again.
 
 It marks the rows it queues with a conditional UPDATE in the same transaction
 as the dispatch, so reconcilers running at once (every worker runs one, the
-CLI another) queue each row once, and a failed dispatch marks nothing.
+CLI another) queue each row once, and a failed dispatch marks nothing. Runs in
+batch mode are left alone: their judgments are never queued as live calls
+(`jobs/batch_mode.py` sends them, and takes back what a lost batch held).
 """
 
 import logging
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from judge_service.db.models import Judgment, JudgmentStatus, utcnow
+from judge_service.db.models import Judgment, JudgmentStatus, Run, RunMode, utcnow
 from judge_service.jobs.claims import claimable
 from judge_service.jobs.dispatch import Dispatcher
 
@@ -49,6 +51,7 @@ def reconcile(
     """
     now = utcnow()
     condition = claimable(now) if everything else _stale(lease_s)
+    condition &= Judgment.run_id.in_(select(Run.id).where(Run.mode == RunMode.LIVE))
     if run_id is not None:
         condition &= Judgment.run_id == run_id
     with sessions.begin() as session:

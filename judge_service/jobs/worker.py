@@ -3,7 +3,8 @@
 Reconcile runs in the worker's own loop, with RQ's registry maintenance, every
 `reconcile_interval_s` (an idle worker wakes up for it). It lives in the worker,
 not in Redis: a repeating job would vanish with the very Redis data it is there
-to recover. On SIGTERM the worker tells the work horse, whose job stops starting
+to recover. Batch mode's submit-and-poll step (`jobs/batch_mode.py`) runs beside
+it, for the same reason. On SIGTERM the worker tells the work horse, whose job stops starting
 judge calls, stores the ones in flight and releases the rest, instead of judging
 its whole chunk first.
 """
@@ -19,6 +20,7 @@ from rq import Worker
 
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory
+from judge_service.jobs.batch_mode import batch_step
 from judge_service.jobs.dispatch import RQDispatcher
 from judge_service.jobs.reconcile import reconcile
 from judge_service.judging.providers import load_sdks
@@ -40,14 +42,20 @@ class JudgeWorker(Worker):
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
+        sessions = session_factory(self.settings.database_url)
         try:
             if self._dispatcher is None:
                 self._dispatcher = RQDispatcher(self.settings)
-            sessions = session_factory(self.settings.database_url)
             reconcile(sessions, self._dispatcher, self.settings.lease_s)  # logs per run
         except Exception as exc:
             # Database or Redis away: the next interval tries again; the worker keeps working.
             log.warning("reconcile failed, next try in %d s: %r", self.maintenance_interval, exc)
+        try:
+            summary = batch_step(self.settings, sessions)
+            if summary:
+                log.info("batch mode: %s", summary)
+        except Exception as exc:
+            log.warning("batch step failed, next try in %d s: %r", self.maintenance_interval, exc)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Warm shutdown: RQ waits for the horse; the horse's job is told to wind down."""

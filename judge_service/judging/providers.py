@@ -3,6 +3,10 @@
 Retries live in one layer only: the SDK's (`max_retries`, with its jittered
 backoff and `retry-after` handling). Nothing here retries on top of it; the
 one extra call the job may make is a follow-up when a reply has no verdict.
+
+Request bodies (`openai_body`, `anthropic_body`) and the reading of replies
+(`openai_reply`, `anthropic_reply`) are separate from the calls, so batch mode
+(`judging/batches.py`) sends the very same requests and reads them the same way.
 """
 
 import asyncio
@@ -15,6 +19,8 @@ from typing import Any, Protocol
 import anthropic
 import anyio
 import openai
+from anthropic.types import Message
+from openai.types.chat import ChatCompletion
 
 from judge_service.config import JudgeConfig
 from judge_service.judging.images import anthropic_image_block
@@ -40,7 +46,7 @@ class JudgeReply:
     text: str
     input_tokens: int | None
     output_tokens: int | None
-    latency_ms: int
+    latency_ms: int | None  # None: answered inside a provider batch, no per-call latency
     model: str
     structured: Any = None
     truncated: bool = False
@@ -63,21 +69,125 @@ class StatusResponse(Protocol):
 ResponseHook = Callable[[StatusResponse], Awaitable[None]]
 
 
-def _client_options(
-    config: JudgeConfig, http_client: Callable[..., Any], on_response: ResponseHook
+def client_options(
+    config: JudgeConfig,
+    http_client: Callable[..., Any] | None = None,
+    on_response: ResponseHook | None = None,
 ) -> dict[str, Any]:
     """Connection settings, the same for either SDK.
 
     `http_client` is the SDK's own default client class (its connection limits and
     redirects kept); `on_response` sees every response, those the SDK retries included.
+    Batch clients pass neither: their few calls are not the rate-limited traffic.
     """
-    return {
+    options: dict[str, Any] = {
         "api_key": config.api_key(),
         "base_url": config.base_url,
         "timeout": config.timeout_s,
         "max_retries": config.max_retries,
-        "http_client": http_client(event_hooks={"response": [on_response]}),
     }
+    if http_client is not None and on_response is not None:
+        options["http_client"] = http_client(event_hooks={"response": [on_response]})
+    return options
+
+
+def openai_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
+    """The Chat Completions request for one call (live, or one line of a batch file)."""
+    user: str | list[dict[str, Any]] = call.prompt.user
+    if call.images:
+        user = [{"type": "text", "text": call.prompt.user}] + [
+            {"type": "image_url", "image_url": {"url": url}} for url in call.images
+        ]
+    messages = [
+        {"role": "system", "content": call.prompt.system},
+        {"role": "user", "content": user},
+    ]
+    if call.previous_reply is not None:
+        messages.append({"role": "assistant", "content": call.previous_reply})
+        messages.append({"role": "user", "content": FOLLOW_UP})
+    body: dict[str, Any] = {
+        "model": config.model,
+        "messages": messages,
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+    }
+    if call.schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": SCHEMA_NAME, "schema": call.schema, "strict": True},
+        }
+    if config.seed is not None:
+        body["seed"] = config.seed
+    return body
+
+
+def openai_reply(
+    response: ChatCompletion, config: JudgeConfig, structured: bool, latency_ms: int | None
+) -> JudgeReply:
+    choice = response.choices[0] if response.choices else None
+    text = (choice.message.content if choice else None) or ""
+    usage = response.usage
+    return JudgeReply(
+        text=text,
+        input_tokens=usage.prompt_tokens if usage else None,
+        output_tokens=usage.completion_tokens if usage else None,
+        latency_ms=latency_ms,
+        model=response.model or config.model,
+        structured=text if structured else None,
+        truncated=bool(choice and choice.finish_reason == "length"),
+    )
+
+
+def anthropic_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
+    """The Messages request for one call; current SDKs take no sampling parameters."""
+    user: str | list[dict[str, Any]] = call.prompt.user
+    if call.images:
+        user = [anthropic_image_block(url) for url in call.images]
+        user.append({"type": "text", "text": call.prompt.user})
+    messages = [{"role": "user", "content": user}]
+    if call.previous_reply is not None:
+        messages.append({"role": "assistant", "content": call.previous_reply or "(empty)"})
+        messages.append({"role": "user", "content": FOLLOW_UP})
+    body: dict[str, Any] = {
+        "model": config.model,
+        "system": call.prompt.system,
+        "messages": messages,
+        "max_tokens": config.max_tokens,
+    }
+    if call.schema is not None:
+        body["tools"] = [
+            {
+                "name": TOOL_NAME,
+                "description": "Record the verdict on every criterion.",
+                "input_schema": call.schema,
+            }
+        ]
+        body["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
+    return body
+
+
+def anthropic_reply(
+    response: Message, config: JudgeConfig, structured: bool, latency_ms: int | None
+) -> JudgeReply:
+    text = "".join(block.text for block in response.content if block.type == "text")
+    tool_input = None
+    if structured:
+        tool_inputs = [b.input for b in response.content if b.type == "tool_use"]
+        tool_input = tool_inputs[0] if tool_inputs else None
+        text = json.dumps(tool_input) if tool_input is not None else text
+    return JudgeReply(
+        text=text,
+        input_tokens=response.usage.input_tokens,
+        output_tokens=response.usage.output_tokens,
+        latency_ms=latency_ms,
+        model=response.model or config.model,
+        structured=tool_input,
+        truncated=response.stop_reason == "max_tokens",
+    )
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
 
 
 class OpenAIJudge:
@@ -85,112 +195,31 @@ class OpenAIJudge:
 
     def __init__(self, config: JudgeConfig, on_response: ResponseHook) -> None:
         self._config = config
-        options = _client_options(config, openai.DefaultAsyncHttpxClient, on_response)
+        options = client_options(config, openai.DefaultAsyncHttpxClient, on_response)
         self._client = openai.AsyncOpenAI(**options)
 
-    def _messages(self, call: JudgeCall) -> list[dict[str, Any]]:
-        user: str | list[dict[str, Any]] = call.prompt.user
-        if call.images:
-            user = [{"type": "text", "text": call.prompt.user}] + [
-                {"type": "image_url", "image_url": {"url": url}} for url in call.images
-            ]
-        messages = [
-            {"role": "system", "content": call.prompt.system},
-            {"role": "user", "content": user},
-        ]
-        if call.previous_reply is not None:
-            messages.append({"role": "assistant", "content": call.previous_reply})
-            messages.append({"role": "user", "content": FOLLOW_UP})
-        return messages
-
     async def complete(self, call: JudgeCall) -> JudgeReply:
-        options: dict[str, Any] = {}
-        if call.schema is not None:
-            options["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": SCHEMA_NAME, "schema": call.schema, "strict": True},
-            }
-        if self._config.seed is not None:
-            options["seed"] = self._config.seed
         started = time.perf_counter()
-        response = await self._client.chat.completions.create(
-            model=self._config.model,
-            messages=self._messages(call),  # type: ignore[arg-type]
-            temperature=self._config.temperature,
-            max_tokens=self._config.max_tokens,
-            **options,
-        )
-        latency_ms = round((time.perf_counter() - started) * 1000)
-        choice = response.choices[0] if response.choices else None
-        text = (choice.message.content if choice else None) or ""
-        usage = response.usage
-        return JudgeReply(
-            text=text,
-            input_tokens=usage.prompt_tokens if usage else None,
-            output_tokens=usage.completion_tokens if usage else None,
-            latency_ms=latency_ms,
-            model=response.model or self._config.model,
-            structured=text if call.schema is not None else None,
-            truncated=bool(choice and choice.finish_reason == "length"),
-        )
+        response = await self._client.chat.completions.create(**openai_body(self._config, call))
+        return openai_reply(response, self._config, call.schema is not None, _elapsed_ms(started))
 
     async def aclose(self) -> None:
         await self._client.close()
 
 
 class AnthropicJudge:
-    """Claude through the Messages API; current SDKs take no sampling parameters."""
+    """Claude through the Messages API."""
 
     def __init__(self, config: JudgeConfig, on_response: ResponseHook) -> None:
         self._config = config
-        options = _client_options(config, anthropic.DefaultAsyncHttpxClient, on_response)
+        options = client_options(config, anthropic.DefaultAsyncHttpxClient, on_response)
         self._client = anthropic.AsyncAnthropic(**options)
 
-    def _messages(self, call: JudgeCall) -> list[dict[str, Any]]:
-        user: str | list[dict[str, Any]] = call.prompt.user
-        if call.images:
-            user = [anthropic_image_block(url) for url in call.images]
-            user.append({"type": "text", "text": call.prompt.user})
-        messages = [{"role": "user", "content": user}]
-        if call.previous_reply is not None:
-            messages.append({"role": "assistant", "content": call.previous_reply or "(empty)"})
-            messages.append({"role": "user", "content": FOLLOW_UP})
-        return messages
-
     async def complete(self, call: JudgeCall) -> JudgeReply:
-        options: dict[str, Any] = {}
-        if call.schema is not None:
-            options["tools"] = [
-                {
-                    "name": TOOL_NAME,
-                    "description": "Record the verdict on every criterion.",
-                    "input_schema": call.schema,
-                }
-            ]
-            options["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
         started = time.perf_counter()
-        response = await self._client.messages.create(
-            model=self._config.model,
-            system=call.prompt.system,
-            messages=self._messages(call),  # type: ignore[arg-type]
-            max_tokens=self._config.max_tokens,
-            **options,
-        )
-        latency_ms = round((time.perf_counter() - started) * 1000)
-        text = "".join(block.text for block in response.content if block.type == "text")
-        structured = None
-        if call.schema is not None:
-            tool_inputs = [b.input for b in response.content if b.type == "tool_use"]
-            structured = tool_inputs[0] if tool_inputs else None
-            text = json.dumps(structured) if structured is not None else text
-        return JudgeReply(
-            text=text,
-            input_tokens=response.usage.input_tokens,
-            output_tokens=response.usage.output_tokens,
-            latency_ms=latency_ms,
-            model=response.model or self._config.model,
-            structured=structured,
-            truncated=response.stop_reason == "max_tokens",
+        response = await self._client.messages.create(**anthropic_body(self._config, call))
+        return anthropic_reply(
+            response, self._config, call.schema is not None, _elapsed_ms(started)
         )
 
     async def aclose(self) -> None:

@@ -1,7 +1,7 @@
 """Knobs of the SIMULATED judge provider (not a real model).
 
 One `SimulatorConfig` per server. The judge-behaviour knobs (`OVERRIDABLE_KNOBS`:
-bias, ties, seed, fault modes, echo, obedience) can also be overridden per
+bias, ties, seed, fault modes, echo, obedience, batch errors) can also be overridden per
 request through the model name, `simulated-judge@position_bias=0.3,echo=1`, so
 one server can stand in for several differently behaved judges at once.
 """
@@ -50,6 +50,7 @@ class JudgeKnobs:
     obedient: bool = False
     http_fault: HttpFault = "none"
     http_fault_attempts: int = 0
+    batch_error_rate: float = 0.0
 
 
 class _Overrides(BaseModel):
@@ -68,6 +69,7 @@ class _Overrides(BaseModel):
     obedient: bool | None = None
     http_fault: HttpFault | None = None
     http_fault_attempts: int | None = Field(None, ge=0)
+    batch_error_rate: Probability | None = None
 
 
 OVERRIDABLE_KNOBS: tuple[str, ...] = tuple(_Overrides.model_fields)
@@ -112,6 +114,11 @@ class SimulatorConfig(BaseModel):
     1 fails every first attempt and lets the retry through; more than the caller's
     retries fails every call, and a later call at the same pair is the next attempt.
     """
+    batch_error_rate: Probability = 0.0
+    """Share of pairs whose request inside a provider batch errors (on the first attempt at the
+    pair, or on every attempt with `persistent_faults`): partial batch failures."""
+    batch_delay_s: float = Field(0.5, ge=0.0)
+    """How long a provider batch stays in progress before it ends (checked when asked about)."""
     seed: int = 0
     """Seeds the per-pair hashes and the server's error draws."""
 

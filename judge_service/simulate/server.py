@@ -17,7 +17,8 @@ instructions it finds outside the delimited sections (obedient).
 
 Routes: `POST /v1/chat/completions` (OpenAI SDK, `base_url=<url>/v1`),
 `POST /v1/messages` (Anthropic SDK, `base_url=<url>`), `GET /v1/models`,
-`GET /healthz`, `GET /simulator/stats`.
+`GET /healthz`, `GET /simulator/stats`, and both providers' batch APIs
+(`judge_service.simulate.batches`), whose requests are judged by `batch_answer`.
 """
 
 import asyncio
@@ -42,6 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from judge_service.judging.prompt import PromptParts, read_instructions, split_prompt
 from judge_service.judging.protocol import Scale
 from judge_service.judging.rubrics import OVERALL
+from judge_service.simulate.batches import BatchStore, add_batch_routes
 from judge_service.simulate.config import (
     MODEL_NAME,
     JudgeKnobs,
@@ -221,6 +223,62 @@ class _Reply:
         return estimate_tokens(self.text or "")
 
 
+def _openai_completion(result: _Reply) -> dict[str, Any]:
+    """A Chat Completions response body for a judged request."""
+    parsed = result.request
+    return {
+        "id": f"chatcmpl-sim-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": parsed.model,
+        "system_fingerprint": "simulated-judge",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.text or "", "refusal": None},
+                "logprobs": None,
+                "finish_reason": "length" if result.truncated else "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": parsed.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "total_tokens": parsed.prompt_tokens + result.completion_tokens,
+        },
+    }
+
+
+def _anthropic_message(result: _Reply) -> dict[str, Any]:
+    """A Messages response body for a judged request."""
+    parsed = result.request
+    content: list[dict[str, Any]]
+    if result.tool_input is not None:
+        tool_use = {
+            "type": "tool_use",
+            "id": f"toolu_sim_{uuid.uuid4().hex[:24]}",
+            "name": result.tool_name,
+            "input": result.tool_input,
+        }
+        content, stop_reason = [tool_use], "tool_use"
+    else:
+        content, stop_reason = [{"type": "text", "text": result.text or ""}], "end_turn"
+    if result.truncated:
+        stop_reason = "max_tokens"
+    return {
+        "id": f"msg_sim_{uuid.uuid4().hex}",
+        "type": "message",
+        "role": "assistant",
+        "model": parsed.model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": parsed.prompt_tokens,
+            "output_tokens": result.completion_tokens,
+        },
+    }
+
+
 @dataclass(frozen=True)
 class _Understood:
     """A prompt the simulator could read: its sections, criteria and scale."""
@@ -273,6 +331,8 @@ class _Simulator:
         self.started_at = datetime.now(UTC)
         self.attempts: Counter[tuple[str, str, str]] = Counter()
         self.http_attempts: Counter[tuple[str, str, str]] = Counter()
+        self.batch_attempts: Counter[tuple[str, str, str]] = Counter()
+        self.batch_errors = 0
         self.http_faults: Counter[str] = Counter()
         self.requests = 0
         self.by_route: Counter[str] = Counter()
@@ -555,10 +615,7 @@ class _Simulator:
                 body = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise BadRequest(f"request body is not valid JSON: {exc}") from None
-            if not isinstance(body, dict):
-                raise BadRequest("request body must be a JSON object")
-            parsed = parse(body)
-            knobs = self.config.knobs_for(parsed.model)
+            parsed, knobs = self._read(body, parse)
         except (BadRequest, ModelOverrideError) as exc:
             return self.error(route, 400, "invalid_request_error", str(exc))
         failure = self.http_fault(route, parsed, raw, knobs) or self.injected_error(route)
@@ -566,6 +623,53 @@ class _Simulator:
         if failure is not None:
             return failure
         return self.judge(route, parsed)
+
+    def _read(
+        self, body: Any, parse: Callable[[dict[str, Any]], JudgeRequest]
+    ) -> tuple[JudgeRequest, JudgeKnobs]:
+        """The request and its knobs; raises `BadRequest` / `ModelOverrideError` (a 400)."""
+        if not isinstance(body, dict):
+            raise BadRequest("request body must be a JSON object")
+        parsed = parse(body)
+        return parsed, self.config.knobs_for(parsed.model)
+
+    def batch_answer(self, route: Route, body: Any) -> tuple[int, dict[str, Any]]:
+        """One request inside a provider batch: its status and the body a live call would get.
+
+        Judged by the same rule as the live routes; a batch has no rate limit, latency or
+        transport fault, but `batch_error_rate` makes a share of its requests error.
+        """
+        parse = parse_openai if route == "openai" else parse_anthropic
+        try:
+            parsed, knobs = self._read(body, parse)
+        except (BadRequest, ModelOverrideError) as exc:
+            self.bad_requests += 1
+            return 400, _error_body(route, 400, "invalid_request_error", str(exc))
+        if self._batch_error(route, parsed, knobs):
+            self.batch_errors += 1
+            message = "Simulated error inside a batch (judge-service simulator, not a provider)."
+            kind = "server_error" if route == "openai" else "api_error"
+            return 500, _error_body(route, 500, kind, message)
+        reply = self.judge(route, parsed)
+        return 200, _openai_completion(reply) if route == "openai" else _anthropic_message(reply)
+
+    def _batch_error(self, route: Route, request: JudgeRequest, knobs: JudgeKnobs) -> bool:
+        """Whether this batch request errors: drawn per pair, like the reply faults.
+
+        The first attempt at a pair (per route and model) errors with probability
+        `batch_error_rate`; later ones only with `persistent_faults`.
+        """
+        if knobs.batch_error_rate <= 0:
+            return False
+        try:
+            key = content_key(split_prompt(request.prompt or ""), request.system)
+        except ValueError:
+            return False
+        attempt = self.batch_attempts[(route, request.model, key)]
+        self.batch_attempts[(route, request.model, key)] += 1
+        if attempt > 0 and not knobs.persistent_faults:
+            return False
+        return unit_draw("batch_error", knobs.seed, key) < knobs.batch_error_rate
 
 
 def create_app(config: SimulatorConfig) -> FastAPI:
@@ -580,68 +684,22 @@ def create_app(config: SimulatorConfig) -> FastAPI:
     )
     app.state.simulator = sim
     app.add_middleware(_SimulatedHeaderMiddleware)
+    batches = BatchStore(config.batch_delay_s, sim.batch_answer)
+    add_batch_routes(app, batches)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
         result = await sim.handle("openai", request, parse_openai)
         if isinstance(result, Response):
             return result
-        parsed = result.request
-        body = {
-            "id": f"chatcmpl-sim-{uuid.uuid4().hex}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": parsed.model,
-            "system_fingerprint": "simulated-judge",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": result.text or "", "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": "length" if result.truncated else "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": parsed.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-                "total_tokens": parsed.prompt_tokens + result.completion_tokens,
-            },
-        }
-        return JSONResponse(body, headers=sim.rate_headers("openai"))
+        return JSONResponse(_openai_completion(result), headers=sim.rate_headers("openai"))
 
     @app.post("/v1/messages")
     async def messages(request: Request) -> Response:
         result = await sim.handle("anthropic", request, parse_anthropic)
         if isinstance(result, Response):
             return result
-        parsed = result.request
-        content: list[dict[str, Any]]
-        if result.tool_input is not None:
-            tool_use = {
-                "type": "tool_use",
-                "id": f"toolu_sim_{uuid.uuid4().hex[:24]}",
-                "name": result.tool_name,
-                "input": result.tool_input,
-            }
-            content, stop_reason = [tool_use], "tool_use"
-        else:
-            content, stop_reason = [{"type": "text", "text": result.text or ""}], "end_turn"
-        if result.truncated:
-            stop_reason = "max_tokens"
-        body = {
-            "id": f"msg_sim_{uuid.uuid4().hex}",
-            "type": "message",
-            "role": "assistant",
-            "model": parsed.model,
-            "content": content,
-            "stop_reason": stop_reason,
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": parsed.prompt_tokens,
-                "output_tokens": result.completion_tokens,
-            },
-        }
-        return JSONResponse(body, headers=sim.rate_headers("anthropic"))
+        return JSONResponse(_anthropic_message(result), headers=sim.rate_headers("anthropic"))
 
     @app.get("/v1/models")
     async def models(request: Request) -> dict[str, Any]:
@@ -670,8 +728,12 @@ def create_app(config: SimulatorConfig) -> FastAPI:
 
     @app.get("/simulator/stats")
     async def stats() -> dict[str, Any]:
-        """Counters since start; judge routes only (not health, stats or model list)."""
-        return sim.stats()
+        """Counters since start; judge routes only (not health, stats or model list).
+
+        `requests` and `by_route` count live calls; `batches` and `batch_requests` count
+        provider batches created and the requests answered inside them.
+        """
+        return {**sim.stats(), **batches.stats(), "batch_errors": sim.batch_errors}
 
     return app
 

@@ -12,7 +12,16 @@ from sqlalchemy import create_engine, inspect, text
 from judge_service.db import migrate
 from judge_service.db.models import Base
 
-TABLES = {"runs", "pairs", "judgments", "rubrics", "human_labels", "projects", "api_keys"}
+TABLES = {
+    "runs",
+    "pairs",
+    "judgments",
+    "rubrics",
+    "human_labels",
+    "projects",
+    "api_keys",
+    "provider_batches",
+}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -157,4 +166,63 @@ def test_0005_puts_existing_runs_in_the_default_project_and_keeps_them_on_the_wa
         ]
     assert "project_id" not in {c["name"] for c in inspect(engine).get_columns("runs")}
     assert not {"projects", "api_keys"} & set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_0007_makes_existing_runs_live_and_keeps_batch_runs_judgments_on_the_way_down(
+    empty_db: str,
+) -> None:
+    migrate.upgrade(empty_db, "0005")
+    engine = create_engine(empty_db)
+    with engine.begin() as conn:
+        (project_id,) = conn.execute(text("SELECT id FROM projects")).one()
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, project_id, name, baseline, candidate, judges, swap, "
+                "rubric_name, rubric_version, rubric, judge_configs, scale, strong_weight, "
+                f"created_at) VALUES (1, {project_id}, 'old', 'b', 'c', '[\"j\"]', true, "
+                "'general', 1, '{}', '{}', '3-way', 3, CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate.upgrade(empty_db)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT mode FROM runs")).scalar_one() == "live"
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, project_id, name, baseline, candidate, judges, swap, "
+                "rubric_name, rubric_version, rubric, judge_configs, scale, strong_weight, mode, "
+                f"created_at) VALUES (2, {project_id}, 'batched', 'b', 'c', '[\"j\"]', true, "
+                "'general', 1, '{}', '{}', '3-way', 3, 'batch', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
+                "baseline_trace, candidate_trace, baseline_chars, candidate_chars, created_at) "
+                "VALUES (1, 2, 'p', 'q', '[]', '{}', 'bt', 'ct', 2, 2, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO provider_batches (id, run_id, judge, provider, provider_batch_id, "
+                "claim_token, status, requests, succeeded, errored, poll_after, created_at) "
+                "VALUES (1, 2, 'j', 'openai', 'batch_x', 't', 'ended', 1, 1, 0, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                'INSERT INTO judgments (id, run_id, pair_id, judge, "order", status, attempts, '
+                "label, verdict, batch_id, created_at) VALUES (1, 2, 1, 'j', 'baseline_first', "
+                "'done', 1, 'A', 'baseline', 1, CURRENT_TIMESTAMP)"
+            )
+        )
+
+    migrate.downgrade(empty_db, "0005")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM runs ORDER BY id")).scalars().all() == [1, 2]
+        assert conn.execute(text("SELECT verdict FROM judgments")).scalar_one() == "baseline"
+    assert "mode" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    assert "batch_id" not in {c["name"] for c in inspect(engine).get_columns("judgments")}
+    assert "provider_batches" not in inspect(engine).get_table_names()
     engine.dispose()

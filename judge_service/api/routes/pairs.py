@@ -8,6 +8,7 @@ from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import DispatcherDep, RowId, SessionDep, get_run
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import NO_RUN, TOO_LARGE, PairIn, PairsAccepted, PairsIn
+from judge_service.db.models import Run, RunMode
 from judge_service.db.queries import insert_pairs
 from judge_service.jobs.dispatch import Dispatcher
 
@@ -17,8 +18,13 @@ router = APIRouter(
 )
 
 
-def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int) -> int:
-    """Queue pairs whose rows are committed; returns the number of jobs (0 if the queue failed)."""
+def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run: Run) -> int:
+    """Queue pairs whose rows are committed; returns the number of jobs (0 if the queue failed).
+
+    A batch-mode run queues nothing: the workers' batch step collects its pending judgments.
+    """
+    if run.mode == RunMode.BATCH:
+        return 0
     try:
         return dispatcher.dispatch(pair_ids)
     except Exception:
@@ -28,7 +34,7 @@ def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run_id: int)
         log.exception(
             "could not queue %d pairs",
             len(pair_ids),
-            extra={"run_id": run_id, "pairs": len(pair_ids)},
+            extra={"run_id": run.id, "pairs": len(pair_ids)},
         )
         return 0
 
@@ -51,7 +57,7 @@ def add_pairs(
     ]
     new_ids = insert_pairs(session, run, rows)
     session.commit()
-    jobs = dispatch_committed(dispatcher, new_ids, run_id)
+    jobs = dispatch_committed(dispatcher, new_ids, run)
     return PairsAccepted(
         accepted=len(new_ids), duplicates=len(body.pairs) - len(new_ids), jobs=jobs
     )

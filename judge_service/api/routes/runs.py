@@ -15,13 +15,22 @@ from judge_service.api.schemas import (
     JUDGES_CHANGED,
     NO_RUN,
     TOO_LARGE,
+    BatchPublic,
     RetryAccepted,
     RunCountsPublic,
     RunCreate,
     RunPublic,
 )
 from judge_service.config import JudgeConfig
-from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run, utcnow
+from judge_service.db.models import (
+    Judgment,
+    JudgmentStatus,
+    Pair,
+    ProviderBatch,
+    Run,
+    RunMode,
+    utcnow,
+)
 from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs, run_counts
 from judge_service.db.rubrics import get_rubric
 from judge_service.judging.protocol import Scale
@@ -44,6 +53,7 @@ def run_public(run: Run, counts: RunCounts) -> RunPublic:
         rubric_version=run.rubric_version,
         scale=Scale(run.scale),
         strong_weight=run.strong_weight,
+        mode=RunMode(run.mode),
         status=counts.status,
         counts=RunCountsPublic(
             pairs=counts.pairs,
@@ -75,6 +85,9 @@ def create_run(
         field = "rubric_version" if get_rubric(session, body.rubric) else "rubric"
         msg = f"unknown rubric {wanted!r}; see GET /v1/rubrics"
         errors.append({"loc": ("body", field), "msg": msg, "type": "value_error"})
+    if body.mode is RunMode.BATCH and not settings.redis_url:
+        msg = "batch mode needs RQ workers (JUDGE_REDIS_URL): this server judges in-process"
+        errors.append({"loc": ("body", "mode"), "msg": msg, "type": "value_error"})
     if errors:
         raise RequestValidationError(errors)
     assert rubric is not None
@@ -92,6 +105,7 @@ def create_run(
         judge_configs={name: known[name].fingerprint() for name in body.judges},
         scale=body.scale,
         strong_weight=body.strong_weight,
+        mode=body.mode,
     )
     session.add(run)
     session.commit()
@@ -142,6 +156,7 @@ def rerun(
         judge_configs=old.judge_configs,
         scale=old.scale,
         strong_weight=old.strong_weight,
+        mode=old.mode,
     )
     session.add(run)
     session.flush()
@@ -151,7 +166,7 @@ def rerun(
     ]
     new_ids = insert_pairs(session, run, pairs)
     session.commit()
-    dispatch_committed(dispatcher, new_ids, run.id)
+    dispatch_committed(dispatcher, new_ids, run)
     return run_public(run, run_counts(session, [run.id])[run.id])
 
 
@@ -186,7 +201,8 @@ def retry_failed(
     """Failed judge calls go back to pending and are queued again; done ones are untouched.
 
     Their rows stay (the (pair, judge, order) constraint): a retry rewrites the failure, it
-    never adds a second judgment. 409 when a judge's configuration has changed since.
+    never adds a second judgment. A batch-mode run queues no job: its next batch takes them
+    (one more batch each). 409 when a judge's configuration has changed since.
     """
     run = get_run(session, run_id, project)
     _same_judges(run, settings.all_judges)
@@ -208,5 +224,15 @@ def retry_failed(
     ).all()
     session.commit()
     unique = sorted(set(pair_ids))
-    jobs = dispatch_committed(dispatcher, unique, run.id) if unique else 0
+    jobs = dispatch_committed(dispatcher, unique, run) if unique else 0
     return RetryAccepted(requeued=len(pair_ids), pairs=len(unique), jobs=jobs)
+
+
+@router.get("/{run_id}/batches", responses={404: NO_RUN})
+def list_batches(run_id: RowId, session: SessionDep, project: ProjectDep) -> list[BatchPublic]:
+    """The provider batches of a batch-mode run, oldest first (a live run has none)."""
+    run = get_run(session, run_id, project)
+    batches = session.scalars(
+        select(ProviderBatch).where(ProviderBatch.run_id == run.id).order_by(ProviderBatch.id)
+    )
+    return [BatchPublic.model_validate(batch) for batch in batches]
