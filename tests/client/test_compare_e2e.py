@@ -30,6 +30,7 @@ def _notebook_frame() -> pd.DataFrame:
     return frame.join(pd.DataFrame([p["metadata"] for p in pairs]))
 
 
+@pytest.mark.timeout(900)
 def test_a_thousand_row_dataframe(stack: Stack, client: JudgeClient) -> None:
     frame = _notebook_frame()
     stack.start_worker()
