@@ -1,5 +1,6 @@
 """Provider API keys live in server configuration only: no response, export or page shows one."""
 
+import logging
 import os
 from typing import Any
 
@@ -34,8 +35,13 @@ def _judges(simulator_url: str) -> dict[str, dict[str, Any]]:
 # JSON at DEBUG also covers the SDKs' and the HTTP client's own debug lines.
 @pytest.mark.parametrize(("log_format", "log_level"), [("text", "INFO"), ("json", "DEBUG")])
 def test_no_response_or_log_carries_the_provider_key(
-    stack_factory: StackFactory, monkeypatch: pytest.MonkeyPatch, log_format: str, log_level: str
+    stack_factory: StackFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    log_format: str,
+    log_level: str,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the API runs in this process: every line it logs
     monkeypatch.setenv(KEY_ENV, SECRET)
     stack = stack_factory(judges=_judges)
     assert os.environ[KEY_ENV] == SECRET  # the worker inherits it through settings_env
@@ -64,6 +70,7 @@ def test_no_response_or_log_carries_the_provider_key(
         f"/runs/{run['id']}/pairs",
         f"/pairs/{pair_id}",
         "/leaderboard",
+        "/metrics",
     ]
     bodies = {path: api.get(path) for path in paths}
     assert all(r.status_code == 200 for r in bodies.values()), {
@@ -76,3 +83,5 @@ def test_no_response_or_log_carries_the_provider_key(
         assert SECRET not in str(response.headers), path
     worker_output = worker.stop()
     assert "chunk judged" in worker_output and SECRET not in worker_output
+    assert len(caplog.records) > 10  # the API's and the SDK clients' lines were captured
+    assert SECRET not in caplog.text
