@@ -3,15 +3,11 @@ provider's batch endpoints, PostgreSQL and Redis."""
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete
 
-from judge_service.db.engine import session_factory
-from judge_service.db.models import Run
 from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
 from tests.conftest import Stack, StackFactory, create_run, simulator_stats, wait_until_done
@@ -22,25 +18,14 @@ JUDGES = ["sim", "sim-anthropic"]
 HOUR = 3600.0
 
 
-@pytest.fixture
-def made(pg_url: str) -> Iterator[list[int]]:
-    """Runs to delete afterwards: a batch run left unfinished would be sent by the next
-    worker of the session."""
-    runs: list[int] = []
-    yield runs
-    with session_factory(pg_url).begin() as session:
-        session.execute(delete(Run).where(Run.id.in_(runs)))
-
-
 def batch_stack(factory: StackFactory, **knobs: Any) -> Stack:
     config = SimulatorConfig(latency_mean_s=0.0, latency_jitter_s=0.0, seed=11, **knobs)
     # Workers wake every second for the reconcile and the batch step.
     return factory(simulator_config=config, reconcile_interval_s=1)
 
 
-def start_run(stack: Stack, made: list[int], pairs: list[dict[str, Any]], mode: str) -> int:
+def start_run(stack: Stack, pairs: list[dict[str, Any]], mode: str) -> int:
     run = create_run(stack.api, JUDGES, mode=mode)
-    made.append(run["id"])
     added = stack.api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).json()
     assert added["accepted"] == len(pairs)
     return int(run["id"])
@@ -68,11 +53,11 @@ def wait_for(check: Any, what: str, timeout: float = 120) -> Any:
 
 
 def test_a_batch_run_completes_with_the_verdicts_of_a_live_run(
-    stack_factory: StackFactory, made: list[int]
+    stack_factory: StackFactory
 ) -> None:
     stack = batch_stack(stack_factory)
     pairs = sample_pairs(6)
-    batch_run = start_run(stack, made, pairs, "batch")
+    batch_run = start_run(stack, pairs, "batch")
     stack.start_worker()
     done = wait_until_done(stack.api, batch_run)
     assert done["mode"] == "batch"
@@ -96,7 +81,7 @@ def test_a_batch_run_completes_with_the_verdicts_of_a_live_run(
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in rows)
     assert all(r["input_tokens"] and r["output_tokens"] for r in rows)
 
-    live_run = start_run(stack, made, pairs, "live")
+    live_run = start_run(stack, pairs, "live")
     wait_until_done(stack.api, live_run)
     assert stack.judge_calls() == 24
     assert verdicts(stack.api, batch_run) == verdicts(stack.api, live_run)
@@ -106,10 +91,10 @@ def test_a_batch_run_completes_with_the_verdicts_of_a_live_run(
 
 
 def test_partial_failures_are_retried_in_a_next_batch_and_the_run_completes(
-    stack_factory: StackFactory, made: list[int]
+    stack_factory: StackFactory
 ) -> None:
     stack = batch_stack(stack_factory, batch_error_rate=0.5)
-    run_id = start_run(stack, made, sample_pairs(8), "batch")
+    run_id = start_run(stack, sample_pairs(8), "batch")
     stack.start_worker()
     done = wait_until_done(stack.api, run_id)
     assert (done["counts"]["judgments_done"], done["counts"]["judgments_failed"]) == (32, 0)
@@ -122,10 +107,10 @@ def test_partial_failures_are_retried_in_a_next_batch_and_the_run_completes(
 
 
 def test_a_worker_killed_between_submit_and_poll_loses_and_repeats_nothing(
-    stack_factory: StackFactory, made: list[int]
+    stack_factory: StackFactory
 ) -> None:
     stack = batch_stack(stack_factory, batch_delay_s=HOUR)
-    run_id = start_run(stack, made, sample_pairs(4), "batch")
+    run_id = start_run(stack, sample_pairs(4), "batch")
     first = stack.start_worker()
 
     def submitted() -> list[dict[str, Any]]:
