@@ -105,6 +105,39 @@ def create_run(client: httpx.Client, name: str) -> int:
     return int(response.json()["id"])
 
 
+def _stat(pid: int | str) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds of the PostgreSQL server: its live processes plus those already reaped.
+
+    The postmaster's cutime/cstime keep what exited backends used, so a backend ending
+    inside the measured window still counts. Every client's backends count, not only ours.
+    """
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdecimal():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                stats[int(entry.name)] = _stat(entry.name)
+        except OSError:
+            continue
+    ticks = 0
+    for fields in stats.values():
+        ticks += int(fields[11]) + int(fields[12])
+        if int(fields[1]) not in stats:  # the postmaster: its parent is not a postgres process
+            ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def bulk(client: httpx.Client, pairs: list[dict[str, Any]], per_request: int) -> float:
     """Seconds to post `pairs` in requests of `per_request`, each answered 202 with all accepted."""
     run_id = create_run(client, "bench-bulk")
@@ -162,8 +195,12 @@ def main() -> None:
     base_url = f"http://127.0.0.1:{PORT}"
     try:
         with httpx.Client(base_url=base_url, timeout=300) as client:
+            api_cpu, pg_cpu = cpu_s(api.pid), postgres_cpu_s()
             bulk_s = bulk(client, pairs, args.per_request)
+            bulk_cpu = (cpu_s(api.pid) - api_cpu, postgres_cpu_s() - pg_cpu)
+        api_cpu, pg_cpu = cpu_s(api.pid), postgres_cpu_s()
         latencies = asyncio.run(singles(base_url, args.clients, args.single_posts))
+        single_cpu = (cpu_s(api.pid) - api_cpu, postgres_cpu_s() - pg_cpu)
     finally:
         api.terminate()
         api.wait(timeout=30)
@@ -189,6 +226,14 @@ def main() -> None:
     print(
         f"bulk: {args.pairs:,} pairs in {args.pairs // args.per_request} requests of "
         f"{args.per_request:,} ({size_mb:.1f} MB each) in {bulk_s:.1f} s"
+    )
+    print(
+        f"bulk CPU per 1,000 pairs: API {bulk_cpu[0] / args.pairs * 1e6:,.0f} ms, "
+        f"PostgreSQL server {bulk_cpu[1] / args.pairs * 1e6:,.0f} ms (every client's)"
+    )
+    print(
+        f"single-pair post CPU: API {single_cpu[0] / args.single_posts * 1e3:.2f} ms, "
+        f"PostgreSQL server {single_cpu[1] / args.single_posts * 1e3:.2f} ms"
     )
     print(
         f"bulk ingest: {rate:,.0f} pairs/s = {rate / BULK_TARGET_PAIRS_S:.2f}x "

@@ -93,7 +93,16 @@ def current_project(request: Request, session: SessionDep, settings: SettingsDep
                 headers={"Retry-After": str(wait)},
             )
         return project
-    return default_project(session)
+    return _open_project(request, session)
+
+
+def _open_project(request: Request, session: SessionDep) -> Project:
+    """An open server's one project: its row never changes, so a process reads it once."""
+    state = request.app.state
+    if getattr(state, "default_project", None) is None:
+        state.default_project = default_project(session)  # detached: only its id is read
+    project: Project = state.default_project
+    return project
 
 
 ProjectDep = Annotated[Project, Depends(current_project)]

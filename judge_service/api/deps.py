@@ -18,11 +18,13 @@ def _session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def _settings(request: Request) -> Settings:
+# Async because they never block: FastAPI runs a sync dependency on a worker thread,
+# a thread hop per dependency per request.
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _dispatcher(request: Request) -> Dispatcher:
+async def _dispatcher(request: Request) -> Dispatcher:
     return request.app.state.dispatcher
 
 
