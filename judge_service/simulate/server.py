@@ -335,6 +335,9 @@ class _Simulator:
         self.batch_errors = 0
         self.http_faults: Counter[str] = Counter()
         self.requests = 0
+        # Epoch seconds of the first and last judge request: a client's achieved rate.
+        self.first_request_at: float | None = None
+        self.last_request_at: float | None = None
         self.by_route: Counter[str] = Counter()
         self.rate_limited = 0
         self.server_errors = 0
@@ -354,6 +357,8 @@ class _Simulator:
             "simulated": True,
             "started_at": self.started_at.isoformat(),
             "requests": self.requests,
+            "first_request_at": self.first_request_at,
+            "last_request_at": self.last_request_at,
             "by_route": {route: self.by_route[route] for route in ("openai", "anthropic")},
             "rate_limited": self.rate_limited,
             "server_errors": self.server_errors,
@@ -598,6 +603,8 @@ class _Simulator:
         Returns the error response to send, or the reply to wrap in the route's format.
         """
         self.requests += 1
+        self.last_request_at = time.time()
+        self.first_request_at = self.first_request_at or self.last_request_at
         self.by_route[route] += 1
         if self.bucket is not None and not self.bucket.try_take():
             retry_after = max(1, math.ceil(self.bucket.seconds_until_token()))

@@ -297,6 +297,8 @@ def test_openai_rate_limit(make_server: Any) -> None:
     limited = make_server(fast(rpm_limit=60, rpm_burst=3))
     client = oai(limited)
     prompt = render_prompt(QUESTION, None, "a.", "b.")
+    assert stats(limited)["first_request_at"] is None
+    before = time.time()
     ok, refused = 0, []
     for _ in range(10):
         try:
@@ -323,6 +325,8 @@ def test_openai_rate_limit(make_server: Any) -> None:
     assert counters["requests"] == counters["by_route"]["openai"] == 10
     assert counters["rate_limited"] == len(refused)
     assert sum(counters["verdicts"].values()) == ok
+    # Refused requests count too: the window a client's request rate is measured over.
+    assert before <= counters["first_request_at"] < counters["last_request_at"] <= time.time()
 
 
 def test_anthropic_rate_limit_and_recovery(make_server: Any) -> None:
