@@ -4,6 +4,10 @@ Retries live in one layer only: the SDK's (`max_retries`, with its jittered
 backoff and `retry-after` handling). Nothing here retries on top of it; the
 one extra call the job may make is a follow-up when a reply has no verdict.
 
+Calls go through the SDKs' documented `client.post(path, cast_to=..., body=...)`: the
+same retries, errors and typed replies as `create(...)`, without re-walking a body we
+already built to the API's shape (that walk was a quarter of a call's CPU).
+
 Request bodies (`openai_body`, `anthropic_body`) and the reading of replies
 (`openai_reply`, `anthropic_reply`) are separate from the calls, so batch mode
 (`judging/batches.py`) sends the very same requests and reads them the same way.
@@ -200,7 +204,9 @@ class OpenAIJudge:
 
     async def complete(self, call: JudgeCall) -> JudgeReply:
         started = time.perf_counter()
-        response = await self._client.chat.completions.create(**openai_body(self._config, call))
+        response = await self._client.post(
+            "/chat/completions", cast_to=ChatCompletion, body=openai_body(self._config, call)
+        )
         return openai_reply(response, self._config, call.schema is not None, _elapsed_ms(started))
 
     async def aclose(self) -> None:
@@ -217,7 +223,9 @@ class AnthropicJudge:
 
     async def complete(self, call: JudgeCall) -> JudgeReply:
         started = time.perf_counter()
-        response = await self._client.messages.create(**anthropic_body(self._config, call))
+        response = await self._client.post(
+            "/v1/messages", cast_to=Message, body=anthropic_body(self._config, call)
+        )
         return anthropic_reply(
             response, self._config, call.schema is not None, _elapsed_ms(started)
         )
