@@ -17,6 +17,9 @@ DEFAULT_DATABASE_URL = "sqlite:///judge_service.db"
 # One pair at every per-field limit (8 images x 8,000,000 characters, plus its texts) fits;
 # so do 10,000 pairs of ~2 KB traces (~25 MB). The client splits its requests at this size.
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# The longest wait between two attempts of one judge call: the retry backoff's cap (8 s), or
+# a provider's `retry-after` (and the shared pause it sets), honoured up to this long.
+MAX_RETRY_WAIT_S = 30.0
 
 
 class JudgeConfig(BaseModel):
@@ -34,6 +37,9 @@ class JudgeConfig(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     max_concurrency: int = Field(default=8, ge=1, le=1024)
+    # The provider's limits for this key and model, shared by every worker (through Redis).
+    rpm_limit: int | None = Field(default=None, ge=1, description="Requests per minute")
+    tpm_limit: int | None = Field(default=None, ge=1, description="Tokens per minute")
     structured: bool = Field(
         default=True,
         description="JSON-schema / forced-tool verdicts; false for servers without them",
