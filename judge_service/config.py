@@ -81,8 +81,11 @@ class JudgeConfig(BaseModel):
 
     @property
     def worst_case_call_s(self) -> float:
-        """How long one call may take with every SDK retry (backoff at most 8 s each)."""
-        return self.timeout_s * (self.max_retries + 1) + 8.0 * self.max_retries
+        """How long one call's attempts may take, with the longest wait before each retry.
+
+        Waiting for the shared rate budget comes on top: that is queueing, not the call.
+        """
+        return self.timeout_s * (self.max_retries + 1) + MAX_RETRY_WAIT_S * self.max_retries
 
 
 class Settings(BaseSettings):
@@ -142,7 +145,7 @@ class Settings(BaseSettings):
         for name, judge in self.all_judges.items():
             if judge.worst_case_call_s >= self.job_timeout_s:
                 raise ValueError(
-                    f"judge {name!r}: timeout_s x (max_retries + 1) plus backoff "
+                    f"judge {name!r}: timeout_s x (max_retries + 1) plus retry waits "
                     f"({judge.worst_case_call_s:.0f} s) must stay below job_timeout_s "
                     f"({self.job_timeout_s} s)"
                 )

@@ -1,8 +1,9 @@
 """Judge calls through the official SDKs, async so one job can keep many in flight.
 
-Retries live in one layer only: the SDK's (`max_retries`, with its jittered
-backoff and `retry-after` handling). Nothing here retries on top of it; the
-one extra call the job may make is a follow-up when a reply has no verdict.
+A live client makes one attempt per call (the SDK's `max_retries=0`): retries live in
+one layer only, `judging/retries.py`, driven by `judging/paced.py` so each attempt waits
+for the judge's shared rate budget. The one extra call the job may make is a follow-up
+when a reply has no verdict.
 
 Request bodies (`openai_body`, `anthropic_body`) and the reading of replies
 (`openai_reply`, `anthropic_reply`) are separate from the calls, so batch mode
@@ -12,7 +13,7 @@ Request bodies (`openai_body`, `anthropic_body`) and the reading of replies
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,6 +66,9 @@ class StatusResponse(Protocol):
     @property
     def status_code(self) -> int: ...
 
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
 
 ResponseHook = Callable[[StatusResponse], Awaitable[None]]
 
@@ -77,14 +81,15 @@ def client_options(
     """Connection settings, the same for either SDK.
 
     `http_client` is the SDK's own default client class (its connection limits and
-    redirects kept); `on_response` sees every response, those the SDK retries included.
-    Batch clients pass neither: their few calls are not the rate-limited traffic.
+    redirects kept); `on_response` sees every response. Live clients pass both and make one
+    attempt per call (our retry layer makes the others). Batch clients pass neither and keep
+    the SDK's retries: their few calls are not the rate-limited traffic.
     """
     options: dict[str, Any] = {
         "api_key": config.api_key(),
         "base_url": config.base_url,
         "timeout": config.timeout_s,
-        "max_retries": config.max_retries,
+        "max_retries": config.max_retries if on_response is None else 0,
     }
     if http_client is not None and on_response is not None:
         options["http_client"] = http_client(event_hooks={"response": [on_response]})
