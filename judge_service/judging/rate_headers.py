@@ -52,19 +52,33 @@ def _reset_s(value: str, now: datetime) -> float | None:
 
 
 def exhausted_for_s(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    """Until when a quota the response reports as spent (remaining 0) stays spent, if any."""
+    """How long a quota the response reports as spent (remaining 0) stays spent, if any.
+
+    The reset is when the quota is full again; the next request needs only one request's
+    refill, 60 s / the per-minute limit when the limit is given. A spent token quota waits
+    for its reset: the next request's tokens are not known here.
+    """
     now = now or datetime.now(UTC)
     waits = []
-    for remaining, reset in (
-        ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
-        ("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
-        ("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset"),
-        ("anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset"),
+    for prefix, what in (
+        ("x-ratelimit-{}-requests", "requests"),
+        ("x-ratelimit-{}-tokens", "tokens"),
+        ("anthropic-ratelimit-requests-{}", "requests"),
+        ("anthropic-ratelimit-tokens-{}", "tokens"),
     ):
-        if headers.get(remaining, "").strip() == "0" and reset in headers:
-            wait = _reset_s(headers[reset], now)
-            if wait is not None:
-                waits.append(wait)
+        remaining, reset = (
+            headers.get(prefix.format("remaining")),
+            headers.get(prefix.format("reset")),
+        )
+        if remaining is None or remaining.strip() != "0" or reset is None:
+            continue
+        wait = _reset_s(reset, now)
+        if wait is None:
+            continue
+        limit = headers.get(prefix.format("limit"), "")
+        if what == "requests" and limit.strip().isdigit() and int(limit) > 0:
+            wait = min(wait, 60.0 / int(limit))
+        waits.append(wait)
     return max(waits) if waits else None
 
 

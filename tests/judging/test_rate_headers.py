@@ -39,6 +39,22 @@ def test_retry_after(headers: dict[str, str], seconds: float | None) -> None:
             },
             7.0,
         ),
+        (
+            {
+                "x-ratelimit-limit-requests": "120",
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": "2s",
+            },
+            0.5,  # one request's refill, not the whole quota's
+        ),
+        (
+            {
+                "anthropic-ratelimit-requests-limit": "6",
+                "anthropic-ratelimit-requests-remaining": "0",
+                "anthropic-ratelimit-requests-reset": "2026-11-28T12:00:07Z",
+            },
+            7.0,  # one request's refill (10 s) would come after the reset
+        ),
         ({"x-ratelimit-remaining-requests": "3", "x-ratelimit-reset-requests": "1s"}, None),
         ({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "later"}, None),
     ],
