@@ -215,12 +215,12 @@ async def _judge_all(
             unavailable[name] = _failure("config_error", f"judge {name!r} is not configured")
             continue
         budget = budgets.for_judge(name, config.rpm_limit, config.tpm_limit)
-        limits[name] = AdaptiveConcurrency(config.max_concurrency)
         try:
             sdk = make_provider(config, throttles.hook(name, budget.pause))
         except LookupError as exc:
             unavailable[name] = _failure("config_error", str(exc))
             continue
+        limits[name] = AdaptiveConcurrency(config.max_concurrency)
         providers[name] = PacedJudge(sdk, config, budget, limits[name])
     for name, failure in unavailable.items():
         log.error("judge %s cannot be called: %s", name, failure.error, extra={"judge": name})
