@@ -121,14 +121,19 @@ def worker(
     burst: Annotated[bool, typer.Option(help="Exit once the queue is empty")] = False,
     queue: Annotated[str | None, typer.Option(help="Queue name (default JUDGE_QUEUE_NAME)")] = None,
     name: Annotated[str | None, typer.Option(help="Worker name shown by RQ")] = None,
+    processes: Annotated[int, typer.Option(min=1, help="Worker processes to run")] = 1,
+    stop_timeout_s: Annotated[
+        float, typer.Option(min=1.0, help="With --processes: warm shutdown time per child")
+    ] = 60.0,
 ) -> None:
-    """Run an RQ worker that judges pairs (needs JUDGE_REDIS_URL)."""
+    """Run an RQ worker that judges pairs (needs JUDGE_REDIS_URL), or several."""
     from redis import Redis
     from rq.serializers import JSONSerializer
 
     from judge_service.config import Settings
     from judge_service.jobs.dispatch import judge_queue
     from judge_service.jobs.worker import JudgeWorker
+    from judge_service.jobs.worker_processes import WorkerProcesses
     from judge_service.ops.logs import configure_logging
 
     settings = Settings()
@@ -136,6 +141,10 @@ def worker(
     if not settings.redis_url:
         err.print("JUDGE_REDIS_URL is not set: without Redis, the API judges in-process.")
         raise typer.Exit(2)
+    if processes > 1:
+        args = [f"--queue={queue}"] if queue else []
+        pool = WorkerProcesses(processes, name, args, burst, stop_timeout_s)
+        raise typer.Exit(pool.run())
     redis = Redis.from_url(settings.redis_url)
     rq_queue = judge_queue(redis, queue or settings.queue_name)
     rq_worker = JudgeWorker(

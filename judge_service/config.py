@@ -17,6 +17,9 @@ DEFAULT_DATABASE_URL = "sqlite:///judge_service.db"
 # One pair at every per-field limit (8 images x 8,000,000 characters, plus its texts) fits;
 # so do 10,000 pairs of ~2 KB traces (~25 MB). The client splits its requests at this size.
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# The longest wait between two attempts of one judge call: the retry backoff's cap (8 s), or
+# a provider's `retry-after` (and the shared pause it sets), honoured up to this long.
+MAX_RETRY_WAIT_S = 30.0
 
 
 class JudgeConfig(BaseModel):
@@ -34,6 +37,9 @@ class JudgeConfig(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     max_concurrency: int = Field(default=8, ge=1, le=1024)
+    # The provider's limits for this key and model, shared by every worker (through Redis).
+    rpm_limit: int | None = Field(default=None, ge=1, description="Requests per minute")
+    tpm_limit: int | None = Field(default=None, ge=1, description="Tokens per minute")
     structured: bool = Field(
         default=True,
         description="JSON-schema / forced-tool verdicts; false for servers without them",
@@ -75,8 +81,11 @@ class JudgeConfig(BaseModel):
 
     @property
     def worst_case_call_s(self) -> float:
-        """How long one call may take with every SDK retry (backoff at most 8 s each)."""
-        return self.timeout_s * (self.max_retries + 1) + 8.0 * self.max_retries
+        """How long one call's attempts may take, with the longest wait before each retry.
+
+        Waiting for the shared rate budget comes on top: that is queueing, not the call.
+        """
+        return self.timeout_s * (self.max_retries + 1) + MAX_RETRY_WAIT_S * self.max_retries
 
 
 class Settings(BaseSettings):
@@ -136,7 +145,7 @@ class Settings(BaseSettings):
         for name, judge in self.all_judges.items():
             if judge.worst_case_call_s >= self.job_timeout_s:
                 raise ValueError(
-                    f"judge {name!r}: timeout_s x (max_retries + 1) plus backoff "
+                    f"judge {name!r}: timeout_s x (max_retries + 1) plus retry waits "
                     f"({judge.worst_case_call_s:.0f} s) must stay below job_timeout_s "
                     f"({self.job_timeout_s} s)"
                 )

@@ -68,6 +68,21 @@ def test_calls_must_fit_in_the_job_timeout() -> None:
     with pytest.raises(ValidationError, match="job_timeout_s"):
         Settings(judges={"slow": slow}, job_timeout_s=900)
     assert Settings(judges={"slow": slow}, job_timeout_s=1000).all_judges["slow"].timeout_s == 300
+    # Each retry may wait up to MAX_RETRY_WAIT_S for a retry-after: 11 x 60 s + 10 x 30 s.
+    patient = {**ISSUE_EXAMPLE["gpt4o"], "timeout_s": 60, "max_retries": 10}
+    assert JudgeConfig.model_validate(patient).worst_case_call_s == 960
+    with pytest.raises(ValidationError, match="retry waits"):
+        Settings(judges={"patient": patient}, job_timeout_s=960)
+
+
+def test_rate_limits_are_optional_and_positive() -> None:
+    assert JudgeConfig.model_validate(ISSUE_EXAMPLE["gpt4o"]).rpm_limit is None
+    limited = JudgeConfig.model_validate(
+        {**ISSUE_EXAMPLE["gpt4o"], "rpm_limit": 500, "tpm_limit": 9}
+    )
+    assert (limited.rpm_limit, limited.tpm_limit) == (500, 9)
+    with pytest.raises(ValidationError, match="rpm_limit"):
+        JudgeConfig.model_validate({**ISSUE_EXAMPLE["gpt4o"], "rpm_limit": 0})
 
 
 def test_api_key_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:

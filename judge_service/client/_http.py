@@ -13,7 +13,6 @@ import os
 import random
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -27,6 +26,7 @@ from tenacity import (
 )
 
 from judge_service.client.errors import JudgeConnectionError, JudgeServiceError
+from judge_service.judging.rate_headers import retry_after_s
 
 log = logging.getLogger("judge_service.client")
 
@@ -156,20 +156,7 @@ def error_from_response(call: Call, response: httpx.Response) -> JudgeServiceErr
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    from datetime import UTC, datetime
-
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_s(response.headers)
 
 
 def connection_error(call: Call, base_url: str, exc: httpx.TransportError) -> JudgeConnectionError:

@@ -22,6 +22,8 @@ from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import JudgmentStatus
 from judge_service.jobs.claims import Result, WorkItem, claim, patiently, release, store
+from judge_service.judging.concurrency import AdaptiveConcurrency
+from judge_service.judging.paced import PacedJudge
 from judge_service.judging.protocol import (
     ParsedVerdict,
     VerdictParseError,
@@ -38,6 +40,7 @@ from judge_service.judging.providers import (
 )
 from judge_service.judging.rubrics import OVERALL
 from judge_service.judging.verdicts import to_verdict
+from judge_service.ops.rate_limits import RateBudgets
 from judge_service.ops.throttling import ThrottleCounter
 
 log = logging.getLogger(__name__)
@@ -202,27 +205,32 @@ async def _judge_all(
     """Judge every item, counting each stored result in `outcomes` as (run id, outcome)."""
     judges = settings.all_judges
     throttles = ThrottleCounter(settings.redis_url, settings.queue_name)
+    budgets = RateBudgets(settings.redis_url, settings.queue_name)
     providers: dict[str, JudgeProvider] = {}
+    limits: dict[str, AdaptiveConcurrency] = {}
     unavailable: dict[str, Result] = {}
     for name in {item.judge for item in items}:
         config = judges.get(name)
         if config is None:
             unavailable[name] = _failure("config_error", f"judge {name!r} is not configured")
             continue
+        budget = budgets.for_judge(name, config.rpm_limit, config.tpm_limit)
         try:
-            providers[name] = make_provider(config, throttles.hook(name))
+            sdk = make_provider(config, throttles.hook(name, budget.pause))
         except LookupError as exc:
             unavailable[name] = _failure("config_error", str(exc))
+            continue
+        limits[name] = AdaptiveConcurrency(config.max_concurrency)
+        providers[name] = PacedJudge(sdk, config, budget, limits[name])
     for name, failure in unavailable.items():
         log.error("judge %s cannot be called: %s", name, failure.error, extra={"judge": name})
-    limits = {name: asyncio.Semaphore(judges[name].max_concurrency) for name in providers}
 
     async def one(item: WorkItem) -> tuple[WorkItem, Result | None]:
         """The item's result, or None when asked to stop before its call started."""
         if item.judge in unavailable:
             return item, unavailable[item.judge]
         try:
-            async with limits[item.judge]:
+            async with limits[item.judge].slot():
                 if stop.is_set():
                     return item, None
                 replies = await call_judge(providers[item.judge], item)
@@ -251,3 +259,4 @@ async def _judge_all(
         for provider in providers.values():
             await provider.aclose()
         await throttles.aclose()
+        await budgets.aclose()

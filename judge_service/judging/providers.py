@@ -1,8 +1,9 @@
 """Judge calls through the official SDKs, async so one job can keep many in flight.
 
-Retries live in one layer only: the SDK's (`max_retries`, with its jittered
-backoff and `retry-after` handling). Nothing here retries on top of it; the
-one extra call the job may make is a follow-up when a reply has no verdict.
+A live client makes one attempt per call (the SDK's `max_retries=0`): retries live in
+one layer only, `judging/retries.py`, driven by `judging/paced.py` so each attempt waits
+for the judge's shared rate budget. The one extra call the job may make is a follow-up
+when a reply has no verdict.
 
 Calls go through the SDKs' documented `client.post(path, cast_to=..., body=...)`: the
 same retries, errors and typed replies as `create(...)`, without re-walking a body we
@@ -16,7 +17,7 @@ Request bodies (`openai_body`, `anthropic_body`) and the reading of replies
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -69,6 +70,9 @@ class StatusResponse(Protocol):
     @property
     def status_code(self) -> int: ...
 
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
 
 ResponseHook = Callable[[StatusResponse], Awaitable[None]]
 
@@ -81,14 +85,15 @@ def client_options(
     """Connection settings, the same for either SDK.
 
     `http_client` is the SDK's own default client class (its connection limits and
-    redirects kept); `on_response` sees every response, those the SDK retries included.
-    Batch clients pass neither: their few calls are not the rate-limited traffic.
+    redirects kept); `on_response` sees every response. Live clients pass both and make one
+    attempt per call (our retry layer makes the others). Batch clients pass neither and keep
+    the SDK's retries: their few calls are not the rate-limited traffic.
     """
     options: dict[str, Any] = {
         "api_key": config.api_key(),
         "base_url": config.base_url,
         "timeout": config.timeout_s,
-        "max_retries": config.max_retries,
+        "max_retries": config.max_retries if on_response is None else 0,
     }
     if http_client is not None and on_response is not None:
         options["http_client"] = http_client(event_hooks={"response": [on_response]})

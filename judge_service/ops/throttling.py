@@ -1,6 +1,6 @@
 """The providers' 429 (rate limited) and 529 (overloaded) responses, counted per judge.
 
-The SDKs retry these themselves (`max_retries`), so no judgment row shows them; they are
+Our retry layer (`judging/retries.py`) retries these, so no judgment row shows them; they are
 counted where every response passes, a response hook on the SDK's HTTP client. Workers may
 run on many machines, so with Redis each one is an HINCRBY on one hash per status (named
 after the queue, so deployments sharing a Redis keep apart), which `/metrics` reads; without
@@ -8,20 +8,25 @@ Redis (the embedded mode: jobs on the API's threads) the counts live in this pro
 
 Counting never fails a judge call: only 429s and 529s touch Redis, with one bounded attempt
 (`redis_clients.PROBE_TIMEOUT_S`), and an error drops that count with a warning.
+
+The same hook reads the rate-limit headers: a `retry-after`, or a quota reported spent
+until its reset, becomes a pause of the judge that every worker waits out
+(`ops/rate_limits.py`).
 """
 
 import logging
 import threading
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio
 from redis import Redis
 
 from judge_service.judging.providers import ResponseHook, StatusResponse
+from judge_service.judging.rate_headers import THROTTLED, pause_s
 from judge_service.redis_clients import PROBE_OPTIONS
 
 log = logging.getLogger(__name__)
-THROTTLED = (429, 529)
 
 # The embedded mode's counts: (queue name, judge, status) -> responses.
 _local: Counter[tuple[str, str, int]] = Counter()
@@ -42,12 +47,18 @@ class ThrottleCounter:
             redis.asyncio.Redis.from_url(redis_url, **PROBE_OPTIONS) if redis_url else None
         )
 
-    def hook(self, judge: str) -> ResponseHook:
-        """A response hook for `judge`'s client: counts its 429s and 529s, passes the rest."""
+    def hook(
+        self, judge: str, pause: Callable[[float], Awaitable[None]] | None = None
+    ) -> ResponseHook:
+        """A response hook for `judge`'s client: counts its 429s and 529s, and calls `pause`
+        with how long the headers ask every caller of the judge to hold off, if they do."""
 
         async def on_response(response: StatusResponse) -> None:
             if response.status_code in THROTTLED:
                 await self._add(judge, response.status_code)
+            wait = pause_s(response.status_code, response.headers) if pause else None
+            if pause and wait:
+                await pause(wait)
 
         return on_response
 

@@ -1,0 +1,68 @@
+"""A judge's calls paced to what the provider allows: shared budget, AIMD, one retry layer.
+
+Every attempt (the retries included) waits for the judge's shared rate budget and any
+pause (`ops/rate_limits.py`), then reports to the job's adaptive concurrency whether the
+provider refused it (`judging/concurrency.py`); refused or failed attempts are retried by
+`judging/retries.py` alone.
+"""
+
+import anthropic
+import openai
+
+from judge_service.config import JudgeConfig
+from judge_service.judging.concurrency import AdaptiveConcurrency
+from judge_service.judging.providers import JudgeCall, JudgeProvider, JudgeReply
+from judge_service.judging.rate_headers import THROTTLED
+from judge_service.judging.retries import with_retries
+from judge_service.ops.rate_limits import JudgeBudget
+
+
+def estimated_tokens(config: JudgeConfig, call: JudgeCall) -> int:
+    """What a call may cost before it is made: about 4 characters a token, plus max_tokens."""
+    chars = len(call.prompt.system) + len(call.prompt.user) + len(call.previous_reply or "")
+    return chars // 4 + config.max_tokens
+
+
+def _refused(exc: Exception) -> bool:
+    return (
+        isinstance(exc, openai.APIStatusError | anthropic.APIStatusError)
+        and exc.status_code in THROTTLED
+    )
+
+
+class PacedJudge:
+    """A `JudgeProvider` whose every attempt fits the judge's shared budget."""
+
+    def __init__(
+        self,
+        provider: JudgeProvider,
+        config: JudgeConfig,
+        budget: JudgeBudget,
+        concurrency: AdaptiveConcurrency,
+    ) -> None:
+        self._provider = provider
+        self._config = config
+        self._budget = budget
+        self._concurrency = concurrency
+
+    async def complete(self, call: JudgeCall) -> JudgeReply:
+        tokens = estimated_tokens(self._config, call)
+
+        async def attempt() -> JudgeReply:
+            await self._budget.acquire(tokens)
+            epoch = self._concurrency.epoch
+            try:
+                reply = await self._provider.complete(call)
+            except Exception as exc:
+                if _refused(exc):
+                    self._concurrency.throttled(epoch)
+                raise
+            await self._concurrency.succeeded()
+            used = (reply.input_tokens or 0) + (reply.output_tokens or 0)
+            await self._budget.settle(tokens, used or None)
+            return reply
+
+        return await with_retries(attempt, self._config.max_retries)
+
+    async def aclose(self) -> None:
+        await self._provider.aclose()

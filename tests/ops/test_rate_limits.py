@@ -1,0 +1,133 @@
+"""The shared rate budget on a real Redis: paced, shared across processes, paused for all.
+
+Waits are checked from below only (a budget cannot grant sooner than it allows), never
+from above, so a slow machine cannot fail these tests.
+"""
+
+import asyncio
+import json
+import time
+import uuid
+
+import pytest
+import redis
+
+from judge_service.background import free_port
+from judge_service.ops.rate_limits import BURST_S, RateBudgets, budget_key
+from tests.ops import budget_child
+
+RPM = 1200  # 20 a second; a burst of BURST_S x 20
+
+
+def namespace() -> str:
+    return f"test-{uuid.uuid4().hex[:8]}"
+
+
+def most_in_any_window(times: list[float], rate_per_s: float) -> float:
+    """The largest excess of grants over `rate x window length` in any window of `times`."""
+    times = sorted(times)
+    return max(
+        (j - i + 1) - rate_per_s * (times[j] - times[i])
+        for i in range(len(times))
+        for j in range(i, len(times))
+    )
+
+
+def test_two_processes_share_one_budget(redis_url: str) -> None:
+    ns, per_child = namespace(), 30
+    children = [budget_child.spawn(redis_url, ns, "j", RPM, per_child) for _ in range(2)]
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    grants = [json.loads(child.communicate(timeout=60)[0]) for child in children]
+
+    assert all(len(times) == per_child for times in grants)
+    together = grants[0] + grants[1]
+    rate = RPM / 60
+    burst = BURST_S * rate
+    # Both drew from one bucket: never more than a burst plus the refill in any window
+    # (one grant of slack: a grant's time is read just after the script allowed it). Two
+    # separate budgets would have let twice as many through.
+    assert most_in_any_window(together, rate) <= burst + 1
+    # And so the last of 60 grants came no sooner than (60 - burst) / rate after the first.
+    assert max(together) - min(together) >= (2 * per_child - burst - 1) / rate
+
+
+def test_a_pause_holds_every_caller_of_that_judge_only(redis_url: str) -> None:
+    ns = namespace()
+
+    async def scenario() -> tuple[float, float, float]:
+        first, second = RateBudgets(redis_url, ns), RateBudgets(redis_url, ns)
+        try:
+            paused = first.for_judge("j", None, None)
+            await paused.pause(0.5)
+            started = time.monotonic()
+            other_judge = await second.for_judge("k", None, None).acquire(1)
+            waited = await second.for_judge("j", None, None).acquire(1)
+            return time.monotonic() - started, waited, other_judge
+        finally:
+            await first.aclose()
+            await second.aclose()
+
+    elapsed, waited, other_judge = asyncio.run(scenario())
+    assert other_judge == 0.0
+    assert waited > 0 and elapsed >= 0.4  # what was left of the 0.5 s after two round trips
+
+
+def test_a_pause_is_only_ever_lengthened(redis_url: str) -> None:
+    ns = namespace()
+
+    async def scenario() -> None:
+        budgets = RateBudgets(redis_url, ns)
+        try:
+            budget = budgets.for_judge("j", None, None)
+            await budget.pause(20)
+            await budget.pause(1)
+        finally:
+            await budgets.aclose()
+
+    asyncio.run(scenario())
+    remaining_ms = redis.Redis.from_url(redis_url).pttl(budget_key(ns, "j", "pause"))
+    assert remaining_ms > 10_000
+
+
+def test_tokens_per_minute_pace_by_cost_and_are_settled_with_the_actual_usage(
+    redis_url: str,
+) -> None:
+    ns = namespace()
+    tpm = 60_000  # 1,000 tokens a second; a burst of 1,000
+
+    async def scenario() -> tuple[float, float]:
+        budgets = RateBudgets(redis_url, ns)
+        try:
+            budget = budgets.for_judge("j", None, tpm)
+            await budget.acquire(1000)  # the whole burst
+            started = time.monotonic()
+            await budget.acquire(500)  # half a second of refill
+            paced = time.monotonic() - started
+            await budget.settle(500, 2500)  # it really used 2,000 more: two seconds owed
+            started = time.monotonic()
+            await budget.acquire(1)
+            return paced, time.monotonic() - started
+        finally:
+            await budgets.aclose()
+
+    paced, owed = asyncio.run(scenario())
+    assert paced >= 0.45
+    assert owed >= 1.9
+
+
+def test_an_unreachable_redis_never_holds_a_call(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> float:
+        budgets = RateBudgets(f"redis://127.0.0.1:{free_port()}/0", namespace())
+        try:
+            budget = budgets.for_judge("j", 1, 1)
+            await budget.pause(5)
+            return await budget.acquire(10)
+        finally:
+            await budgets.aclose()
+
+    assert asyncio.run(scenario()) == 0.0
+    messages = [r.getMessage() for r in caplog.records if r.name == "judge_service.ops.rate_limits"]
+    assert any("not shared" in m for m in messages) and any("not checked" in m for m in messages)
