@@ -9,10 +9,14 @@ one attempt of at most `PROBE_TIMEOUT_S`.
 
 from typing import Any
 
+import redis.asyncio
 from redis import Redis
 
 CONNECT_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 2.0
+# Connections a job's asyncio client opens; more calls at once wait for one (at most a probe's
+# timeout) instead of failing, as hundreds of calls in flight would with a bounded pool.
+JOB_CONNECTIONS = 8
 # `retry=None`: one attempt. Shared by the sync and asyncio clients.
 PROBE_OPTIONS: dict[str, Any] = {
     "socket_connect_timeout": PROBE_TIMEOUT_S,
@@ -29,3 +33,12 @@ def queue_redis(url: str) -> Redis:
 def probe_redis(url: str) -> Redis:
     """For checks that must answer within seconds: one attempt, connect and reply bounded."""
     return Redis.from_url(url, **PROBE_OPTIONS)
+
+
+def job_redis(url: str) -> redis.asyncio.Redis:
+    """For a job's many concurrent calls (rate budgets, 429 counts): probes that share a few
+    connections and queue for them."""
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        url, max_connections=JOB_CONNECTIONS, timeout=PROBE_TIMEOUT_S, **PROBE_OPTIONS
+    )
+    return redis.asyncio.Redis(connection_pool=pool)

@@ -27,7 +27,7 @@ import random
 import redis.asyncio
 
 from judge_service.config import MAX_RETRY_WAIT_S
-from judge_service.redis_clients import PROBE_OPTIONS
+from judge_service.redis_clients import job_redis
 
 log = logging.getLogger(__name__)
 BURST_S = 1.0
@@ -156,7 +156,7 @@ class RateBudgets:
     def __init__(self, redis_url: str | None, namespace: str) -> None:
         self._namespace = namespace
         self._client = (
-            redis.asyncio.Redis.from_url(redis_url, **PROBE_OPTIONS) if redis_url else None
+            job_redis(redis_url) if redis_url else None
         )
 
     def for_judge(self, judge: str, rpm_limit: int | None, tpm_limit: int | None) -> JudgeBudget:

@@ -19,12 +19,11 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-import redis.asyncio
 from redis import Redis
 
 from judge_service.judging.providers import ResponseHook, StatusResponse
 from judge_service.judging.rate_headers import THROTTLED, pause_s
-from judge_service.redis_clients import PROBE_OPTIONS
+from judge_service.redis_clients import job_redis
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class ThrottleCounter:
     def __init__(self, redis_url: str | None, namespace: str) -> None:
         self._namespace = namespace
         self._redis = (
-            redis.asyncio.Redis.from_url(redis_url, **PROBE_OPTIONS) if redis_url else None
+            job_redis(redis_url) if redis_url else None
         )
 
     def hook(
