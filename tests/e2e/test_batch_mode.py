@@ -52,9 +52,7 @@ def wait_for(check: Any, what: str, timeout: float = 120) -> Any:
     return value
 
 
-def test_a_batch_run_completes_with_the_verdicts_of_a_live_run(
-    stack_factory: StackFactory
-) -> None:
+def test_a_batch_run_completes_with_the_verdicts_of_a_live_run(stack_factory: StackFactory) -> None:
     stack = batch_stack(stack_factory)
     pairs = sample_pairs(6)
     batch_run = start_run(stack, pairs, "batch")
@@ -91,7 +89,7 @@ def test_a_batch_run_completes_with_the_verdicts_of_a_live_run(
 
 
 def test_partial_failures_are_retried_in_a_next_batch_and_the_run_completes(
-    stack_factory: StackFactory
+    stack_factory: StackFactory,
 ) -> None:
     stack = batch_stack(stack_factory, batch_error_rate=0.5)
     run_id = start_run(stack, sample_pairs(8), "batch")
@@ -107,7 +105,7 @@ def test_partial_failures_are_retried_in_a_next_batch_and_the_run_completes(
 
 
 def test_a_worker_killed_between_submit_and_poll_loses_and_repeats_nothing(
-    stack_factory: StackFactory
+    stack_factory: StackFactory,
 ) -> None:
     stack = batch_stack(stack_factory, batch_delay_s=HOUR)
     run_id = start_run(stack, sample_pairs(4), "batch")
