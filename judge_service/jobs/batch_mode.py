@@ -293,9 +293,9 @@ def _map_back(
         result = interpret([answer.reply], item)
         if result.status is JudgmentStatus.DONE:
             succeeded += 1
-            store_in(session, item, token, result)
+            store_in(session, item, token, result, batch=True)
         elif attempts[item.judgment_id] >= limit:
-            store_in(session, item, token, result)
+            store_in(session, item, token, result, batch=True)
         else:
             kind = result.error_kind or BATCH_ERROR
             _give_back(session, _one(item, token), kind, result.error or kind, limit)

@@ -389,3 +389,28 @@ def test_a_judge_no_longer_configured_fails_its_judgments_as_in_live_mode(
         (JudgmentStatus.FAILED, "config_error")
     }
     assert batches(sessions, run_id) == []
+
+
+def test_batch_judgments_store_their_cost_at_the_batch_discount(
+    pg_url: str,
+    provider: BackgroundServer,
+    sessions: sessionmaker[Session],
+    batch_run: BatchRuns,
+) -> None:
+    prices = {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0}
+    judges = {name: {**judge, **prices} for name, judge in simulated_judges(provider.url).items()}
+    settings = Settings(database_url=pg_url, judges=judges)
+    run_id = batch_run(["sim"], pairs=2)
+    batch_step(settings, sessions)
+    release(provider, sessions)
+    batch_step(settings, sessions)
+    done = judgments(sessions, run_id)
+    assert {j.status for j in done} == {JudgmentStatus.DONE}
+    config = settings.all_judges["sim"]
+    for judgment in done:
+        assert judgment.input_tokens and judgment.output_tokens
+        live = (judgment.input_tokens * 3.0 + judgment.output_tokens * 15.0) / 1e6
+        assert judgment.cost_usd == pytest.approx(live * 0.5)  # default batch_discount
+        assert judgment.cost_usd == pytest.approx(
+            config.cost_usd(judgment.input_tokens, judgment.output_tokens, batch=True)
+        )
