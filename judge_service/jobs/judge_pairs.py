@@ -136,6 +136,7 @@ def interpret(replies: list[JudgeReply], item: WorkItem) -> Result:
         "raw_response": FOLLOW_UP_SEPARATOR.join(reply.text for reply in replies),
         "input_tokens": _total(reply.input_tokens for reply in replies),
         "output_tokens": _total(reply.output_tokens for reply in replies),
+        "cached_input_tokens": _total(reply.cached_input_tokens for reply in replies),
         "latency_ms": _total(reply.latency_ms for reply in replies),
     }
     try:

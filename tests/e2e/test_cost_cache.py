@@ -13,7 +13,7 @@ import pytest
 from judge_service.config import JudgeConfig
 from judge_service.demo.sample import sample_pairs
 from tests.api.test_auth import client, new_key
-from tests.conftest import StackFactory, create_run, wait_until_done
+from tests.conftest import StackFactory, create_run, simulator_stats, wait_until_done
 from tests.e2e.test_judging import judge, judges_of, records
 
 pytestmark = pytest.mark.slow
@@ -163,3 +163,37 @@ def test_the_estimate_predicts_tokens_and_cost_without_calling(
     cached = stack.api.post(f"/v1/runs/{repeat['id']}/estimate").json()
     assert (cached["judgments"], cached["cache_hits"], cached["input_tokens"]) == (10, 10, 0)
     assert cached["cost_usd"] == 0.0
+
+
+def test_prompt_cache_reads_are_recorded_and_priced_for_both_sdks(
+    stack_factory: StackFactory,
+) -> None:
+    """The simulator serves a repeated system prompt from its (simulated) prompt cache."""
+    prices = {**PRICES, "cached_input_usd_per_mtok": 100.0}
+    stack = stack_factory(
+        judges=judges_of(
+            oa=lambda u: judge(u, "openai", **prices), an=lambda u: judge(u, "anthropic", **prices)
+        )
+    )
+    stack.start_worker()
+    run = judge_pairs(stack.api, sample_pairs(6))
+    got = records(stack.api, run["id"])
+    assert all(r["status"] == "done" for r in got)
+    read = [r for r in got if r["cached_input_tokens"]]
+    # Every call after the first with the same system prompt (per judge) read it from cache.
+    assert {r["judge"] for r in read} == {"oa", "an"}
+    assert len(read) >= len(got) - 2 * 2  # at most two system prompts (reference or not)
+    stats = simulator_stats(stack.simulator)
+    assert sum(r["cached_input_tokens"] or 0 for r in got) == stats["cached_prompt_tokens"]
+    for r in got:
+        assert (r["cached_input_tokens"] or 0) < r["input_tokens"]
+        config = stack.settings.all_judges[r["judge"]]
+        assert r["cost_usd"] == pytest.approx(
+            config.cost_usd(r["input_tokens"], r["output_tokens"], r["cached_input_tokens"] or 0)
+        )
+    # Anthropic reports cache reads and writes apart from input_tokens; stored, they are
+    # summed back, so both judges record the same prompt size for the same prompt.
+    prompt = {(r["external_id"], r["order"], r["judge"]): r["input_tokens"] for r in got}
+    for (external_id, order, name), tokens in prompt.items():
+        if name == "oa":
+            assert prompt[external_id, order, "an"] == tokens
