@@ -106,10 +106,15 @@ def test_creating_a_run_is_repeated_only_when_it_cannot_have_happened(
     assert [r["id"] for r in named] == [run.id]
 
 
+def _run_body(proxy: FaultyProxy) -> dict[str, Any]:
+    """The body of the last run-create request the proxy saw."""
+    _, body = [item for item in proxy.bodies if item[0].startswith("POST /v1/runs ")][-1]
+    return json.loads(body)
+
+
 def test_rubric_is_sent_only_when_given(proxy: FaultyProxy, stack: Stack) -> None:
     def sent() -> dict[str, Any]:
-        _, body = [item for item in proxy.bodies if item[0].startswith("POST /v1/runs ")][-1]
-        return json.loads(body)
+        return _run_body(proxy)
 
     with _via(proxy) as client:
         run = client.create_run(unique("rubric"), baseline="b", candidate="c", judges=["sim"])
@@ -125,8 +130,7 @@ def test_rubric_is_sent_only_when_given(proxy: FaultyProxy, stack: Stack) -> Non
 
 def test_run_options_are_sent_only_when_given(proxy: FaultyProxy, stack: Stack) -> None:
     def sent() -> dict[str, Any]:
-        _, body = [item for item in proxy.bodies if item[0].startswith("POST /v1/runs ")][-1]
-        return json.loads(body)
+        return _run_body(proxy)
 
     with _via(proxy) as client:
         plain = client.create_run(unique("plain"), baseline="b", candidate="c", judges=["sim"])
