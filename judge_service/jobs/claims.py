@@ -99,18 +99,23 @@ def within_budget() -> ColumnElement[bool]:
 
     Checked in the claim itself, so once a run's spend reaches its budget no worker, live or
     batch, claims another of its judgments and the reconciler queues none: only calls
-    already in flight still finish.
+    already in flight still finish. The exhausted runs are one uncorrelated subquery (the
+    database evaluates it once per statement, not per row), summing only the runs that have
+    a budget and something left to judge.
     """
-    spent_by = aliased(Judgment)
+    run, spent_by, left = aliased(Run), aliased(Judgment), aliased(Judgment)
     spent = (
         select(func.coalesce(func.sum(spent_by.cost_usd), 0.0))
-        .where(spent_by.run_id == Judgment.run_id)
+        .where(spent_by.run_id == run.id)
         .scalar_subquery()
     )
-    # Aliased, so a query that joins runs itself does not correlate this one away.
-    run = aliased(Run)
-    budget = select(run.budget_usd).where(run.id == Judgment.run_id).scalar_subquery()
-    return or_(budget.is_(None), spent < budget)
+    unfinished = left.status.in_([JudgmentStatus.PENDING, JudgmentStatus.RUNNING])
+    exhausted = select(run.id).where(
+        run.budget_usd.is_not(None),
+        select(left.id).where(left.run_id == run.id, unfinished).exists(),
+        spent >= run.budget_usd,
+    )
+    return Judgment.run_id.not_in(exhausted)
 
 
 def claim(
