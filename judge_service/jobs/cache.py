@@ -7,7 +7,7 @@ A run created with `"cache": false` always calls. Only done judgments are reused
 may be transient and is worth a call.
 """
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from judge_service.db.models import Judgment, JudgmentStatus
@@ -18,19 +18,36 @@ def reuse_cached(
     sessions: sessionmaker[Session], items: list[WorkItem], token: str
 ) -> tuple[list[WorkItem], list[WorkItem]]:
     """Store a copy for every item with a cached twin; returns (items to call, items copied)."""
-    wanted = {item.cache_key: item for item in items if item.reuse and item.cache_key}
-    if not wanted:
-        return items, []
     with sessions.begin() as session:
-        found = _done_twins(session, list(wanted), [item.judgment_id for item in items])
-        copied = [
-            item
-            for item in items
-            if item.reuse
-            and item.cache_key in found
-            and store_in(session, item, token, _copy(found[item.cache_key]))
-        ]
+        return reuse_in(session, items, token)
+
+
+def reuse_in(
+    session: Session, items: list[WorkItem], token: str
+) -> tuple[list[WorkItem], list[WorkItem]]:
+    """`reuse_cached` in the caller's transaction (batch mode: the one that claimed them).
+
+    A copy is no batch's answer, so it keeps no `batch_id`.
+    """
+    keys = {item.cache_key for item in items if item.reuse and item.cache_key}
+    if not keys:
+        return items, []
+    found = _done_twins(session, list(keys), [item.judgment_id for item in items])
+    copied = [
+        item
+        for item in items
+        if item.reuse
+        and item.cache_key in found
+        and store_in(session, item, token, _copy(found[item.cache_key]))
+    ]
     done = {item.judgment_id for item in copied}
+    if done:
+        session.execute(
+            update(Judgment)
+            .where(Judgment.id.in_(sorted(done)))
+            .values(batch_id=None)
+            .execution_options(synchronize_session=False)
+        )
     return [item for item in items if item.judgment_id not in done], copied
 
 
