@@ -222,7 +222,7 @@ def wait(
     timeout: float | None = None,
     poll_interval: float = 1.0,
 ) -> Flow[RunInfo]:
-    """Poll until every judgment is done or failed.
+    """Poll until every judgment is done or failed, or the run has spent its budget.
 
     Ctrl-C (KeyboardInterrupt) stops the waiting and returns the last
     snapshot: the run itself goes on on the server.
@@ -244,7 +244,8 @@ def wait(
             bar.set_postfix(
                 {"judged": run.counts.judgments_done, "failed": run.counts.judgments_failed}
             )
-            if run.finished:
+            # A run that spent its budget stays as it is until someone raises the budget.
+            if run.finished or run.status == "budget_exhausted":
                 return run
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(

@@ -244,7 +244,8 @@ class Run(RunFields):
     def wait(
         self, progress: bool = True, timeout: float | None = None, poll_interval: float = 1.0
     ) -> Self:
-        """Block until every judgment is done or failed; Ctrl-C stops waiting, not the run."""
+        """Block until every judgment is done or failed (or the budget is spent); Ctrl-C stops
+        waiting, not the run."""
         self.info = self.client._run(_flows.wait(self.id, progress, timeout, poll_interval))
         return self
 

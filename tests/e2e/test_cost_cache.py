@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from judge_service.client import JudgeClient
 from judge_service.config import JudgeConfig
 from judge_service.demo.sample import sample_pairs
 from tests.api.test_auth import client, new_key
@@ -112,6 +113,9 @@ def test_a_budget_stops_dispatch_and_raising_it_resumes_the_run(
     stack.start_worker()
 
     stopped = wait_for_status(stack.api, run["id"], "budget_exhausted")
+    with JudgeClient(str(stack.api.base_url)) as notebook:
+        waited = notebook.run(run["id"]).wait(progress=False, timeout=30)
+    assert waited.status == "budget_exhausted"  # the client stops waiting too
     assert stopped["spent_usd"] >= budget
     judged = [r for r in records(stack.api, run["id"]) if r["status"] == "done"]
     assert 0 < len(judged) < 16
