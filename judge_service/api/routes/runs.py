@@ -155,7 +155,8 @@ def rerun(
     dispatcher: DispatcherDep,
     project: ProjectDep,
 ) -> RunPublic:
-    """A new run with the same pairs, rubric version, scale and judges, judged afresh.
+    """A new run with the same pairs, rubric version, scale, judges and budget, judged afresh
+    (the judgment cache off).
 
     Refused (409) when a judge's configuration has changed since: the rerun would
     not measure the same thing.
@@ -176,7 +177,9 @@ def rerun(
         scale=old.scale,
         strong_weight=old.strong_weight,
         mode=old.mode,
-        cache=old.cache,
+        # Judged afresh, as a rerun is for (e.g. the judges' run-to-run agreement): a cached
+        # copy of the old run would only repeat it.
+        cache=False,
         budget_usd=old.budget_usd,
     )
     session.add(run)
