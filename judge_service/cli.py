@@ -350,6 +350,16 @@ def submit(
         typer.Option("--column", help="FIELD=COLUMN, e.g. question=prompt; repeatable"),
     ] = None,
     chunk_size: Annotated[int, typer.Option(help="Pairs per upload request")] = 10_000,
+    mode: Annotated[
+        str | None, typer.Option(help="live or batch [default: live]", show_default=False)
+    ] = None,
+    cache: Annotated[
+        bool, typer.Option(help="Reuse judgments already made identically in the project")
+    ] = True,
+    budget_usd: Annotated[
+        float | None,
+        typer.Option(help="Stop judging once the run has spent this much (USD)"),
+    ] = None,
     wait: Annotated[
         bool, typer.Option(help="Wait for every verdict, then print the stats")
     ] = False,
@@ -372,6 +382,9 @@ def submit(
             wait=wait,
             progress=wait and not as_json,
             chunk_size=chunk_size,
+            mode=mode,
+            cache=cache,
+            budget_usd=budget_usd,
         )
         upload = run.upload
         assert upload is not None

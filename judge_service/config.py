@@ -46,9 +46,13 @@ class JudgeConfig(BaseModel):
     )
     vision: bool = Field(default=False, description="Send the pair's images to this judge")
     seed: int | None = Field(default=None, description="Sampling seed (OpenAI-format only)")
-    # Prices make cost visible (dashboard); unset, tokens are shown without a cost.
+    # Prices make cost visible and budgets possible; unset, tokens are shown without a cost.
     input_usd_per_mtok: float | None = Field(default=None, ge=0)
     output_usd_per_mtok: float | None = Field(default=None, ge=0)
+    # Input read from the provider's prompt cache; unset, it is priced as ordinary input.
+    cached_input_usd_per_mtok: float | None = Field(default=None, ge=0)
+    # Fraction off for calls made through a provider batch API (both charge half price).
+    batch_discount: float = Field(default=0.5, ge=0, le=1)
 
     def fingerprint(self) -> dict[str, object]:
         """What decides the verdicts, for a run's record: no key, endpoint or timeouts."""
@@ -64,13 +68,25 @@ class JudgeConfig(BaseModel):
             }
         )
 
-    def cost_usd(self, input_tokens: int, output_tokens: int) -> float | None:
-        """What those tokens cost at the configured prices; None when a price is not set."""
+    def cost_usd(
+        self, input_tokens: int, output_tokens: int, cached_input: int = 0, batch: bool = False
+    ) -> float | None:
+        """What a call's tokens cost at the configured prices; None when a price is not set.
+
+        `input_tokens` counts every prompt token, `cached_input` those of them read from the
+        provider's prompt cache; a provider batch takes `batch_discount` off the whole call.
+        """
         if self.input_usd_per_mtok is None or self.output_usd_per_mtok is None:
             return None
-        return (
-            input_tokens * self.input_usd_per_mtok + output_tokens * self.output_usd_per_mtok
+        cached_price = self.cached_input_usd_per_mtok
+        if cached_price is None:
+            cached_price = self.input_usd_per_mtok
+        usd = (
+            (input_tokens - cached_input) * self.input_usd_per_mtok
+            + cached_input * cached_price
+            + output_tokens * self.output_usd_per_mtok
         ) / 1e6
+        return usd * (1 - self.batch_discount) if batch else usd
 
     def api_key(self) -> str:
         """The key, read at call time so it never sits in a config dump or a log."""

@@ -105,3 +105,24 @@ def test_cost_needs_both_prices_and_is_not_part_of_the_fingerprint() -> None:
     assert priced.fingerprint() == judge.fingerprint()
     with pytest.raises(ValidationError, match="input_usd_per_mtok"):
         JudgeConfig(provider="openai", model="m", api_key_env="K", input_usd_per_mtok=-1)
+
+
+def test_cost_prices_cached_input_and_takes_the_batch_discount() -> None:
+    judge = JudgeConfig(
+        provider="anthropic",
+        model="m",
+        api_key_env="K",
+        input_usd_per_mtok=3.0,
+        output_usd_per_mtok=15.0,
+        cached_input_usd_per_mtok=0.3,
+    )
+    # 1M prompt tokens, 400k of them read from the cache; 100k output tokens.
+    full = 600_000 * 3.0 / 1e6 + 400_000 * 0.3 / 1e6 + 100_000 * 15.0 / 1e6
+    assert judge.cost_usd(1_000_000, 100_000, cached_input=400_000) == pytest.approx(full)
+    assert judge.cost_usd(1_000_000, 100_000, 400_000, batch=True) == pytest.approx(full / 2)
+    # No cached price: cached input costs what other input does.
+    plain = judge.model_copy(update={"cached_input_usd_per_mtok": None, "batch_discount": 0.25})
+    assert plain.cost_usd(1_000_000, 0, cached_input=400_000) == pytest.approx(3.0)
+    assert plain.cost_usd(1_000_000, 0, batch=True) == pytest.approx(3.0 * 0.75)
+    with pytest.raises(ValidationError, match="batch_discount"):
+        JudgeConfig(provider="openai", model="m", api_key_env="K", batch_discount=1.5)

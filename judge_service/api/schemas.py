@@ -41,6 +41,9 @@ TOO_LARGE = refused("The body is over the server's size limit (JUDGE_MAX_BODY_BY
 JUDGES_CHANGED = refused("A judge of the run is not configured as when the run was created")
 
 
+Budget = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,6 +69,38 @@ class RunCreate(BaseModel):
         description="live: one API call per judgment; batch: the providers' batch APIs "
         "(half price, results within 24 h; needs RQ workers)",
     )
+    cache: bool = Field(
+        default=True,
+        description="Reuse a judgment already made identically in this project (no call, "
+        "no cost) instead of calling the judge again",
+    )
+    budget_usd: Budget | None = Field(
+        default=None,
+        description="Stop claiming judgments once the run's stored spend reaches this; "
+        "needs every judge priced",
+    )
+
+
+class RunUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    budget_usd: Budget | None = Field(
+        description="A new budget (null: none); pending judgments are queued again if it "
+        "leaves room"
+    )
+
+
+class EstimatePublic(BaseModel):
+    """What judging the run's unfinished judgments should take, predicted without a call."""
+
+    judgments: int = Field(description="Unfinished judgments (pending or running)")
+    cache_hits: int = Field(description="Of them, answerable from the judgment cache: free")
+    input_tokens: int = Field(description="Rendered prompt characters / 4, cache hits excluded")
+    output_tokens: int = Field(
+        description="Per call, the judge's mean output in this run so far, else its max_tokens"
+    )
+    cost_usd: float | None = Field(description="At the judges' prices; null if one has none")
+    spent_usd: float = Field(description="Stored cost of the run's finished judgments")
 
 
 class RunCountsPublic(BaseModel):
@@ -90,7 +125,10 @@ class RunPublic(BaseModel):
     scale: Scale
     strong_weight: float
     mode: RunMode
-    status: str = Field(description="pending, running or done")
+    cache: bool
+    budget_usd: float | None
+    spent_usd: float = Field(description="Stored cost of its judge calls so far")
+    status: str = Field(description="pending, running, done or budget_exhausted")
     counts: RunCountsPublic
     created_at: datetime
 

@@ -123,8 +123,12 @@ class AsyncJudgeClient:
         judges: Sequence[str],
         swap: bool = True,
         rubric: str | None = None,
+        mode: str | None = None,
+        cache: bool | None = None,
+        budget_usd: float | None = None,
     ) -> "AsyncRun":
-        flow = _flows.create_run(name, baseline, candidate, judges, swap, rubric)
+        options = _flows.RunOptions(mode, cache, budget_usd)
+        flow = _flows.create_run(name, baseline, candidate, judges, swap, rubric, options)
         return AsyncRun(self, await self._run(flow))
 
     async def upload(
@@ -157,6 +161,9 @@ class AsyncJudgeClient:
         progress: bool = True,
         chunk_size: int = _flows.DEFAULT_CHUNK_SIZE,
         timeout: float | None = None,
+        mode: str | None = None,
+        cache: bool | None = None,
+        budget_usd: float | None = None,
     ) -> "AsyncRun":
         """See `JudgeClient.compare`: the same flow, awaited."""
         info, result = await self._run(
@@ -173,6 +180,7 @@ class AsyncJudgeClient:
                 progress=progress,
                 chunk_size=chunk_size,
                 timeout=timeout,
+                options=_flows.RunOptions(mode, cache, budget_usd),
             )
         )
         return AsyncRun(self, info, upload=result)

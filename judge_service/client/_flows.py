@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,22 @@ def get_run(run_id: int) -> Flow[RunInfo]:
     return RunInfo.from_dict(body)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a new run is judged; each left None takes the server's default.
+
+    `mode`: "live" or "batch"; `cache`: False to call the judges even for pairs already
+    judged identically in the project; `budget_usd`: stop spending at this much.
+    """
+
+    mode: str | None = None
+    cache: bool | None = None
+    budget_usd: float | None = None
+
+    def body(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
 def create_run(
     name: str,
     baseline: str,
@@ -58,6 +75,7 @@ def create_run(
     judges: Sequence[str],
     swap: bool = True,
     rubric: str | None = None,
+    options: RunOptions = RunOptions(),
 ) -> Flow[RunInfo]:
     body: dict[str, Any] = {
         "name": name,
@@ -65,6 +83,7 @@ def create_run(
         "candidate": candidate,
         "judges": list(judges),
         "swap": swap,
+        **options.body(),
     }
     if rubric is not None:  # only when asked for: otherwise the server's default rubric
         body["rubric"] = rubric
@@ -106,11 +125,15 @@ def find_or_create_run(
     judges: Sequence[str],
     swap: bool,
     rubric: str | None,
+    options: RunOptions = RunOptions(),
 ) -> Flow[RunInfo]:
-    """Reuse the run with this name when it compares the same thing, else create it."""
+    """Reuse the run with this name when it compares the same thing, else create it.
+
+    `options` apply to a run created here; a reused run keeps its own.
+    """
     existing = yield from find_run(name)
     if existing is None:
-        return (yield from create_run(name, baseline, candidate, judges, swap, rubric))
+        return (yield from create_run(name, baseline, candidate, judges, swap, rubric, options))
     differences = _differences(existing, baseline, candidate, judges, swap, rubric)
     if differences:
         raise RunMismatchError(
@@ -199,7 +222,7 @@ def wait(
     timeout: float | None = None,
     poll_interval: float = 1.0,
 ) -> Flow[RunInfo]:
-    """Poll until every judgment is done or failed.
+    """Poll until every judgment is done or failed, or the run has spent its budget.
 
     Ctrl-C (KeyboardInterrupt) stops the waiting and returns the last
     snapshot: the run itself goes on on the server.
@@ -221,7 +244,8 @@ def wait(
             bar.set_postfix(
                 {"judged": run.counts.judgments_done, "failed": run.counts.judgments_failed}
             )
-            if run.finished:
+            # A run that spent its budget stays as it is until someone raises the budget.
+            if run.finished or run.status == "budget_exhausted":
                 return run
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(
@@ -272,6 +296,7 @@ def compare(
     progress: bool,
     chunk_size: int,
     timeout: float | None,
+    options: RunOptions = RunOptions(),
 ) -> Flow[tuple[RunInfo, UploadResult]]:
     """Load, find or create the run, upload what is missing, and (optionally) wait."""
     if not judges:
@@ -280,7 +305,7 @@ def compare(
     if not prepared.pairs:
         raise ValueError("no pairs to compare: the input is empty")
     name = name or default_name(baseline, candidate, judges, prepared)
-    run = yield from find_or_create_run(name, baseline, candidate, judges, swap, rubric)
+    run = yield from find_or_create_run(name, baseline, candidate, judges, swap, rubric, options)
     result = yield from upload(run, prepared, chunk_size, progress)
     if wait_done:
         run = yield from wait(run.id, progress=progress, timeout=timeout)

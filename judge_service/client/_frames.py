@@ -28,6 +28,9 @@ JUDGMENT_COLUMNS = (
     "judge_model",
     "input_tokens",
     "output_tokens",
+    "cached_input_tokens",
+    "cost_usd",
+    "cached_from_id",
     "latency_ms",
     "error_kind",
     "error",
@@ -37,7 +40,15 @@ JUDGMENT_COLUMNS = (
     "created_at",
     "finished_at",
 )
-_INT_COLUMNS = ("id", "attempts", "input_tokens", "output_tokens", "latency_ms")
+_INT_COLUMNS = (
+    "id",
+    "attempts",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cached_from_id",
+    "latency_ms",
+)
 _TIME_COLUMNS = ("created_at", "finished_at")
 JUDGE_PREFIX = "judge."
 META_PREFIX = "meta."

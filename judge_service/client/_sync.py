@@ -136,11 +136,15 @@ class JudgeClient:
         judges: Sequence[str],
         swap: bool = True,
         rubric: str | None = None,
+        mode: str | None = None,
+        cache: bool | None = None,
+        budget_usd: float | None = None,
     ) -> "Run":
-        """A new, empty run; `rubric=None` leaves the choice to the server's default."""
-        return Run(
-            self, self._run(_flows.create_run(name, baseline, candidate, judges, swap, rubric))
-        )
+        """A new, empty run; a setting left None (`rubric`, `mode`, `cache`, `budget_usd`)
+        takes the server's default."""
+        options = _flows.RunOptions(mode, cache, budget_usd)
+        flow = _flows.create_run(name, baseline, candidate, judges, swap, rubric, options)
+        return Run(self, self._run(flow))
 
     def upload(
         self,
@@ -173,6 +177,9 @@ class JudgeClient:
         progress: bool = True,
         chunk_size: int = _flows.DEFAULT_CHUNK_SIZE,
         timeout: float | None = None,
+        mode: str | None = None,
+        cache: bool | None = None,
+        budget_usd: float | None = None,
     ) -> "Run":
         """Create (or reuse) a run, upload the pairs it lacks, and wait for the verdicts.
 
@@ -195,6 +202,7 @@ class JudgeClient:
                 progress=progress,
                 chunk_size=chunk_size,
                 timeout=timeout,
+                options=_flows.RunOptions(mode, cache, budget_usd),
             )
         )
         return Run(self, info, upload=result)
@@ -236,7 +244,8 @@ class Run(RunFields):
     def wait(
         self, progress: bool = True, timeout: float | None = None, poll_interval: float = 1.0
     ) -> Self:
-        """Block until every judgment is done or failed; Ctrl-C stops waiting, not the run."""
+        """Block until every judgment is done or failed (or the budget is spent); Ctrl-C stops
+        waiting, not the run."""
         self.info = self.client._run(_flows.wait(self.id, progress, timeout, poll_interval))
         return self
 

@@ -88,15 +88,17 @@ def is_simulated(run: Run, judge: str) -> bool:
 def judge_costs(
     run: Run, usage: dict[str, JudgeUsage], judges: dict[str, JudgeConfig]
 ) -> dict[str, float | None]:
-    """Cost per judge of the run at the configured prices.
+    """Cost per judge of the run: stored costs, and judgments stored without one priced now.
 
-    None when the judge has no price or is no longer configured, even before its first call.
+    None before its first call when the judge has no price or is no longer configured.
     """
     costs: dict[str, float | None] = {}
     for name in run.judges:
         config, use = judges.get(name), usage.get(name)
-        tokens = (use.input_tokens, use.output_tokens) if use else (0, 0)
-        costs[name] = config.cost_usd(*tokens) if config is not None else None
+        if use is not None:
+            costs[name] = use.spend.cost_usd(config)
+        else:
+            costs[name] = config.cost_usd(0, 0) if config is not None else None
     return costs
 
 

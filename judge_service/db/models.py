@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -138,6 +139,10 @@ class Run(Base):
     scale: Mapped[str] = mapped_column(String(10), default="3-way")
     strong_weight: Mapped[float] = mapped_column(Float, default=3.0)
     mode: Mapped[str] = mapped_column(String(10), default=RunMode.LIVE, server_default="live")
+    # Reuse a judgment already made identically in the project instead of paying for it again.
+    cache: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Once the run's stored spend reaches this, none of its judgments is claimed any more.
+    budget_usd: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pairs: Mapped[list["Pair"]] = relationship(back_populates="run", passive_deletes=True)
@@ -234,6 +239,17 @@ class Judgment(Base):
     boundary: Mapped[str | None] = mapped_column(String(32))
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
+    # Of input_tokens, those the provider read from its prompt cache (cheaper).
+    cached_input_tokens: Mapped[int | None] = mapped_column(Integer)
+    # At the judge's prices when written (batch discount included); NULL: written unpriced or
+    # before 0008, so readers price its tokens at the configured prices instead.
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    # Hash of everything that decides the verdict, the project included (jobs/cache.py).
+    cache_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Set: copied from that judgment, with no provider call.
+    cached_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("judgments.id", ondelete="SET NULL")
+    )
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     error_kind: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)

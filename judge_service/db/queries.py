@@ -34,15 +34,25 @@ class RunCounts:
     judgments_failed: int = 0
     judgments_running: int = 0
     failed_by_reason: dict[str, int] = field(default_factory=dict)
+    spent_usd: float = 0.0  # stored costs
+    budget_usd: float | None = None
 
     @property
     def status(self) -> str:
+        """pending, running, done, or budget_exhausted: unfinished, nothing in flight, and
+        its spend has reached its budget, so nothing more is claimed until it is raised."""
         finished = self.judgments_done + self.judgments_failed
         if self.judgments_expected and finished == self.judgments_expected:
             return "done"
+        if self.budget_exhausted and not self.judgments_running:
+            return "budget_exhausted"
         if finished or self.judgments_running:
             return "running"
         return "pending"
+
+    @property
+    def budget_exhausted(self) -> bool:
+        return self.budget_usd is not None and self.spent_usd >= self.budget_usd
 
 
 # A judgment's error kind if it failed, else NULL: failures by kind in the same GROUP BY.
@@ -61,14 +71,23 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
             select(Pair.run_id, func.count()).where(Pair.run_id.in_(run_ids)).group_by(Pair.run_id)
         ).all()
     )
+    budgets = dict(session.execute(select(Run.id, Run.budget_usd).where(Run.id.in_(run_ids))).all())
     by_status: dict[int, dict[str, int]] = {}
     reasons: dict[int, dict[str, int]] = {}
-    # One pass: counts by status, and by error kind among the failed.
-    for run_id, status, error_kind, count in session.execute(
-        select(Judgment.run_id, Judgment.status, FAILED_KIND, func.count())
+    spent: dict[int, float] = {}
+    # One pass: counts by status, and by error kind among the failed; stored spend.
+    for run_id, status, error_kind, count, cost in session.execute(
+        select(
+            Judgment.run_id,
+            Judgment.status,
+            FAILED_KIND,
+            func.count(),
+            func.coalesce(func.sum(Judgment.cost_usd), 0.0),
+        )
         .where(Judgment.run_id.in_(run_ids))
         .group_by(Judgment.run_id, Judgment.status, FAILED_KIND)
     ).all():
+        spent[run_id] = spent.get(run_id, 0.0) + float(cost)
         statuses = by_status.setdefault(run_id, {})
         statuses[status] = statuses.get(status, 0) + count
         if status == JudgmentStatus.FAILED:
@@ -83,6 +102,8 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
             judgments_failed=statuses.get(JudgmentStatus.FAILED, 0),
             judgments_running=statuses.get(JudgmentStatus.RUNNING, 0),
             failed_by_reason=reasons.get(run_id, {}),
+            spent_usd=spent.get(run_id, 0.0),
+            budget_usd=budgets.get(run_id),
         )
     return counts
 
@@ -254,6 +275,9 @@ JUDGMENT_EXPORT_COLUMNS = (
     Judgment.judge_model,
     Judgment.input_tokens,
     Judgment.output_tokens,
+    Judgment.cached_input_tokens,
+    Judgment.cost_usd,
+    Judgment.cached_from_id,
     Judgment.latency_ms,
     Judgment.error_kind,
     Judgment.error,

@@ -53,6 +53,7 @@ from judge_service.db.models import (
     RunMode,
     utcnow,
 )
+from judge_service.jobs.cache import reuse_in
 from judge_service.jobs.claims import WorkItem, claimable, store_in, work_items
 from judge_service.jobs.judge_pairs import first_call, interpret
 from judge_service.judging.batches import (
@@ -293,9 +294,9 @@ def _map_back(
         result = interpret([answer.reply], item)
         if result.status is JudgmentStatus.DONE:
             succeeded += 1
-            store_in(session, item, token, result)
+            store_in(session, item, token, result, batch=True)
         elif attempts[item.judgment_id] >= limit:
-            store_in(session, item, token, result)
+            store_in(session, item, token, result, batch=True)
         else:
             kind = result.error_kind or BATCH_ERROR
             _give_back(session, _one(item, token), kind, result.error or kind, limit)
@@ -392,6 +393,10 @@ def _submit_one(
             session.delete(batch)  # another worker claimed them first
             return 0
         items = work_items(session, claimed, settings.all_judges, partial(batch_boundary, token))
+        items, _copied = reuse_in(session, items, token)
+        if not items:
+            session.delete(batch)  # the judgment cache answered every one
+            return 0
         fitting = _fitting(items)
         if len(fitting) < len(items):
             _unclaim(session, [item.judgment_id for item in items[len(fitting) :]], token)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -26,6 +26,7 @@ from tenacity import (
 
 from judge_service.config import JudgeConfig
 from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run, utcnow
+from judge_service.jobs.cache_key import cache_key
 from judge_service.judging.prompt import TEMPLATE_ID, Prompt, criteria_for, render_prompt
 from judge_service.judging.protocol import Scale
 from judge_service.judging.rubrics import OVERALL, RubricDefinition
@@ -48,6 +49,9 @@ class WorkItem:
     scale: Scale = Scale.THREE
     structured: bool = False
     images: tuple[str, ...] = ()
+    config: JudgeConfig | None = None  # prices the stored result
+    cache_key: str | None = None  # what decides the verdict (jobs/cache.py)
+    reuse: bool = False  # the run takes a cached judgment instead of calling
 
     @property
     def log_fields(self) -> dict[str, Any]:
@@ -75,17 +79,43 @@ class Result:
     axes: dict[str, Any] | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cached_input_tokens: int | None = None
     latency_ms: int | None = None
     error_kind: str | None = None
     error: str | None = None
+    cached_from_id: int | None = None  # copied from that judgment: no call, nothing paid
 
 
 def claimable(now: datetime) -> ColumnElement[bool]:
-    """Pending, or running under a lease that has run out (its worker died)."""
-    return or_(
+    """Pending, or running under a lease that has run out (its worker died), within budget."""
+    return within_budget() & or_(
         Judgment.status == JudgmentStatus.PENDING,
         and_(Judgment.status == JudgmentStatus.RUNNING, Judgment.lease_expires_at < now),
     )
+
+
+def within_budget() -> ColumnElement[bool]:
+    """The judgment's run has no budget, or has spent less than it (stored costs).
+
+    Checked in the claim itself, so once a run's spend reaches its budget no worker, live or
+    batch, claims another of its judgments and the reconciler queues none: only calls
+    already in flight still finish. The exhausted runs are one uncorrelated subquery (the
+    database evaluates it once per statement, not per row), summing only the runs that have
+    a budget and something left to judge.
+    """
+    run, spent_by, left = aliased(Run), aliased(Judgment), aliased(Judgment)
+    spent = (
+        select(func.coalesce(func.sum(spent_by.cost_usd), 0.0))
+        .where(spent_by.run_id == run.id)
+        .scalar_subquery()
+    )
+    unfinished = left.status.in_([JudgmentStatus.PENDING, JudgmentStatus.RUNNING])
+    exhausted = select(run.id).where(
+        run.budget_usd.is_not(None),
+        select(left.id).where(left.run_id == run.id, unfinished).exists(),
+        spent >= run.budget_usd,
+    )
+    return Judgment.run_id.not_in(exhausted)
 
 
 def claim(
@@ -126,21 +156,19 @@ def work_items(
 ) -> list[WorkItem]:
     """The calls for these judgments, in id order (`boundary`: a judgment id's fixed code)."""
     rows = session.execute(
-        select(Judgment.id, Judgment.judge, Judgment.order, Pair, Run.rubric, Run.scale)
+        select(Judgment.id, Judgment.judge, Judgment.order, Pair, Run)
         .join(Pair, Pair.id == Judgment.pair_id)
         .join(Run, Run.id == Judgment.run_id)
         .where(Judgment.id.in_(judgment_ids))
         .order_by(Judgment.id)
     ).all()
-    rubrics: dict[str, RubricDefinition] = {}
+    rubrics: dict[int, RubricDefinition] = {}
     items = []
-    for judgment_id, judge, order, pair, rubric_json, scale in rows:
-        rubric = rubrics.get(rubric_json["name"]) or RubricDefinition.model_validate(rubric_json)
-        rubrics[rubric.name] = rubric
+    for judgment_id, judge, order, pair, run in rows:
+        rubric = rubrics.get(run.id) or RubricDefinition.model_validate(run.rubric)
+        rubrics[run.id] = rubric
         code = boundary(judgment_id) if boundary is not None else None
-        items.append(
-            _work_item(judgment_id, judge, Order(order), pair, rubric, Scale(scale), judges, code)
-        )
+        items.append(_work_item(judgment_id, judge, Order(order), pair, run, rubric, judges, code))
     return items
 
 
@@ -149,13 +177,14 @@ def _work_item(
     judge: str,
     order: Order,
     pair: Pair,
+    run: Run,
     rubric: RubricDefinition,
-    scale: Scale,
     judges: dict[str, JudgeConfig],
     boundary: str | None = None,
 ) -> WorkItem:
     """The call for one judgment: the order decides the slots, the judge the output mode."""
     config = judges.get(judge)
+    scale = Scale(run.scale)
     first, second = (
         (pair.baseline_trace, pair.candidate_trace)
         if order is Order.BASELINE_FIRST
@@ -175,8 +204,21 @@ def _work_item(
         boundary=boundary,
     )
     criteria = tuple(criteria_for(rubric, bool(pair.reference_answer)))
+    key = cache_key(run, judge, pair, order, prompt, images, first, second)
     return WorkItem(
-        judgment_id, pair.run_id, pair.id, judge, order, prompt, criteria, scale, structured, images
+        judgment_id,
+        pair.run_id,
+        pair.id,
+        judge,
+        order,
+        prompt,
+        criteria,
+        scale,
+        structured,
+        images,
+        config,
+        key,
+        run.cache,
     )
 
 
@@ -186,8 +228,31 @@ def store(sessions: sessionmaker[Session], item: WorkItem, token: str, result: R
         return store_in(session, item, token, result)
 
 
-def store_in(session: Session, item: WorkItem, token: str, result: Result) -> bool:
-    """`store` inside the caller's transaction (batch mode writes a whole batch in one)."""
+def result_cost(item: WorkItem, result: Result, batch: bool = False) -> float | None:
+    """The call's cost at the judge's prices, fixed at write time; None for an unpriced judge.
+
+    A call that got no reply reports no tokens and is stored as costing nothing; so is a
+    copy from the judgment cache, whatever the judge's prices.
+    """
+    if result.cached_from_id is not None:
+        return 0.0
+    if item.config is None:
+        return None
+    return item.config.cost_usd(
+        result.input_tokens or 0,
+        result.output_tokens or 0,
+        result.cached_input_tokens or 0,
+        batch=batch,
+    )
+
+
+def store_in(
+    session: Session, item: WorkItem, token: str, result: Result, batch: bool = False
+) -> bool:
+    """`store` inside the caller's transaction (batch mode writes a whole batch in one).
+
+    `batch`: the call went through a provider batch API, priced at the batch discount.
+    """
     written = session.execute(
         update(Judgment)
         .where(Judgment.id == item.judgment_id, Judgment.claim_token == token)
@@ -210,6 +275,10 @@ def store_in(session: Session, item: WorkItem, token: str, result: Result) -> bo
             verdict=result.verdict,
             input_tokens=result.input_tokens,
             output_tokens=result.output_tokens,
+            cached_input_tokens=result.cached_input_tokens,
+            cost_usd=result_cost(item, result, batch),
+            cache_key=item.cache_key,
+            cached_from_id=result.cached_from_id,
             latency_ms=result.latency_ms,
             error_kind=result.error_kind,
             error=result.error,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import JudgmentStatus
+from judge_service.jobs.cache import reuse_cached
 from judge_service.jobs.claims import Result, WorkItem, claim, patiently, release, store
 from judge_service.judging.concurrency import AdaptiveConcurrency
 from judge_service.judging.paced import PacedJudge
@@ -79,16 +80,18 @@ def judge_chunk(
     sessions = session_factory(settings.database_url)
     token = uuid.uuid4().hex
     window = settings.lease_s
-    items = patiently(window, claim, sessions, pair_ids, token, window, settings.all_judges)
-    if not items:
+    claimed = patiently(window, claim, sessions, pair_ids, token, window, settings.all_judges)
+    if not claimed:
         return ChunkSummary(0, 0, 0, 0)
-    runs = _by_run(items)
+    runs = _by_run(claimed)
     for run_id, run_items in runs.items():
         log.info("claimed %d judgments", len(run_items), extra=_run_fields(run_id, run_items))
     stop = stop or threading.Event()
     outcomes: Counter[tuple[int, str]] = Counter()
     totals: Counter[str] = Counter()
     try:
+        items, copied = patiently(window, reuse_cached, sessions, claimed, token)
+        outcomes.update((item.run_id, "done") for item in copied)
         asyncio.run(_judge_all(items, settings, sessions, token, stop, outcomes))
     finally:
         # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.
@@ -98,7 +101,7 @@ def judge_chunk(
             totals.update(counts)
             counts["released"] = len(run_items) - sum(counts.values())
             log.info("chunk judged", extra=_run_fields(run_id, run_items) | counts)
-    return ChunkSummary(len(items), totals["done"], totals["failed"], totals["lost"], released)
+    return ChunkSummary(len(claimed), totals["done"], totals["failed"], totals["lost"], released)
 
 
 def _by_run(items: list[WorkItem]) -> dict[int, list[WorkItem]]:
@@ -136,6 +139,7 @@ def interpret(replies: list[JudgeReply], item: WorkItem) -> Result:
         "raw_response": FOLLOW_UP_SEPARATOR.join(reply.text for reply in replies),
         "input_tokens": _total(reply.input_tokens for reply in replies),
         "output_tokens": _total(reply.output_tokens for reply in replies),
+        "cached_input_tokens": _total(reply.cached_input_tokens for reply in replies),
         "latency_ms": _total(reply.latency_ms for reply in replies),
     }
     try:

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from judge_service.db.models import Judgment, JudgmentStatus, Run, RunMode, utcnow
-from judge_service.jobs.claims import claimable
+from judge_service.jobs.claims import claimable, within_budget
 from judge_service.jobs.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ def reconcile(
     queue lease, so the next reconcile leaves them to the job just queued.
     """
     now = utcnow()
-    condition = claimable(now) if everything else _stale(lease_s)
+    # Within budget either way: a run that spent its budget is resumed by raising it.
+    condition = claimable(now) if everything else _stale(lease_s) & within_budget()
     condition &= Judgment.run_id.in_(select(Run.id).where(Run.mode == RunMode.LIVE))
     if run_id is not None:
         condition &= Judgment.run_id == run_id

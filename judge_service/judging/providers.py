@@ -56,6 +56,8 @@ class JudgeReply:
     structured: Any = None
     truncated: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # Of input_tokens (every prompt token), those read from the provider's prompt cache.
+    cached_input_tokens: int | None = None
 
 
 class JudgeProvider(Protocol):
@@ -136,6 +138,7 @@ def openai_reply(
     choice = response.choices[0] if response.choices else None
     text = (choice.message.content if choice else None) or ""
     usage = response.usage
+    details = usage.prompt_tokens_details if usage else None
     return JudgeReply(
         text=text,
         input_tokens=usage.prompt_tokens if usage else None,
@@ -144,6 +147,7 @@ def openai_reply(
         model=response.model or config.model,
         structured=text if structured else None,
         truncated=bool(choice and choice.finish_reason == "length"),
+        cached_input_tokens=details.cached_tokens if details else None,
     )
 
 
@@ -157,9 +161,12 @@ def anthropic_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
     if call.previous_reply is not None:
         messages.append({"role": "assistant", "content": call.previous_reply or "(empty)"})
         messages.append({"role": "user", "content": FOLLOW_UP})
+    # The system prompt depends only on rubric, scale and output mode: the stable prefix,
+    # marked for Anthropic's prompt cache (OpenAI caches a repeated prefix by itself).
+    system = {"type": "text", "text": call.prompt.system, "cache_control": {"type": "ephemeral"}}
     body: dict[str, Any] = {
         "model": config.model,
-        "system": call.prompt.system,
+        "system": [system],
         "messages": messages,
         "max_tokens": config.max_tokens,
     }
@@ -184,14 +191,20 @@ def anthropic_reply(
         tool_inputs = [b.input for b in response.content if b.type == "tool_use"]
         tool_input = tool_inputs[0] if tool_inputs else None
         text = json.dumps(tool_input) if tool_input is not None else text
+    usage = response.usage
+    cache_read = usage.cache_read_input_tokens or 0
+    cache_write = usage.cache_creation_input_tokens or 0
     return JudgeReply(
         text=text,
-        input_tokens=response.usage.input_tokens,
-        output_tokens=response.usage.output_tokens,
+        # Anthropic counts cache reads and writes apart from input_tokens: the sum is the
+        # prompt, as OpenAI's prompt_tokens is.
+        input_tokens=usage.input_tokens + cache_read + cache_write,
+        output_tokens=usage.output_tokens,
         latency_ms=latency_ms,
         model=response.model or config.model,
         structured=tool_input,
         truncated=response.stop_reason == "max_tokens",
+        cached_input_tokens=cache_read,
     )
 
 

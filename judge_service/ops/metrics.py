@@ -106,7 +106,7 @@ class ServiceCollector(Collector):
         )
         cost = GaugeMetricFamily(
             "judge_cost_usd",
-            "Cost of finished judgments at the judges file's prices (priced judges only)",
+            "Cost of finished judgments as stored when written (else at the judges file's prices)",
             labels=["judge"],
         )
         latency = HistogramMetricFamily(
@@ -119,7 +119,7 @@ class ServiceCollector(Collector):
             tokens.add_metric([judge, "input"], total.input_tokens)
             tokens.add_metric([judge, "output"], total.output_tokens)
             config = judges.get(judge)
-            usd = config.cost_usd(total.input_tokens, total.output_tokens) if config else None
+            usd = total.spend.cost_usd(config)
             if usd is not None:
                 cost.add_metric([judge], usd)
             buckets = [

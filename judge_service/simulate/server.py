@@ -30,7 +30,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -215,6 +215,9 @@ class _Reply:
     tool_input: dict[str, Any] | None
     tool_name: str | None
     truncated: bool
+    # Simulated prompt cache: prompt tokens read from it, and written to it (Anthropic).
+    cache_read: int = 0
+    cache_write: int = 0
 
     @property
     def completion_tokens(self) -> int:
@@ -244,6 +247,7 @@ def _openai_completion(result: _Reply) -> dict[str, Any]:
             "prompt_tokens": parsed.prompt_tokens,
             "completion_tokens": result.completion_tokens,
             "total_tokens": parsed.prompt_tokens + result.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": result.cache_read},
         },
     }
 
@@ -272,9 +276,12 @@ def _anthropic_message(result: _Reply) -> dict[str, Any]:
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": None,
+        # Anthropic counts cache reads and writes apart from (not inside) input_tokens.
         "usage": {
-            "input_tokens": parsed.prompt_tokens,
+            "input_tokens": parsed.prompt_tokens - result.cache_read - result.cache_write,
             "output_tokens": result.completion_tokens,
+            "cache_read_input_tokens": result.cache_read,
+            "cache_creation_input_tokens": result.cache_write,
         },
     }
 
@@ -351,6 +358,11 @@ class _Simulator:
         self.followups = 0
         self.obeyed_injections = 0
         self.structured_requests = 0
+        # Simulated prompt cache: a system prompt seen before (per route and model) is read
+        # from it, with no expiry and no minimum length, unlike the providers' (5 min, 1,024
+        # tokens), so short test prompts show it.
+        self.cached_prefixes: set[tuple[str, str, str]] = set()
+        self.cached_prompt_tokens = 0
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -359,6 +371,7 @@ class _Simulator:
             "requests": self.requests,
             "first_request_at": self.first_request_at,
             "last_request_at": self.last_request_at,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
             "by_route": {route: self.by_route[route] for route in ("openai", "anthropic")},
             "rate_limited": self.rate_limited,
             "server_errors": self.server_errors,
@@ -531,6 +544,20 @@ class _Simulator:
         return Judgement(rulings, seen.scale, reason, echo), obeyed is not None
 
     def judge(self, route: Route, request: JudgeRequest) -> _Reply:
+        """The reply to one request, with what the simulated prompt cache served of it."""
+        reply = self._judge(route, request)
+        if not request.cacheable_system or not request.system:
+            return reply
+        key = (route, request.model, request.system)
+        tokens = estimate_tokens(request.system)
+        if key in self.cached_prefixes:
+            self.cached_prompt_tokens += tokens
+            return replace(reply, cache_read=tokens)
+        self.cached_prefixes.add(key)
+        # OpenAI's automatic cache bills no write; Anthropic's marked prefix is written.
+        return replace(reply, cache_write=tokens) if route == "anthropic" else reply
+
+    def _judge(self, route: Route, request: JudgeRequest) -> _Reply:
         """The reply to one request (its per-model knobs were validated already)."""
         knobs = self.config.knobs_for(request.model)
         self.images_received += request.image_count

@@ -51,6 +51,9 @@ class JudgeRequest:
     prompt_tokens: int
     max_tokens: int | None
     structured: Structured | None
+    # The system prompt may be served from a prompt cache: always on OpenAI (automatic),
+    # on Anthropic only when a system block carries `cache_control`.
+    cacheable_system: bool = False
 
     @property
     def prompt(self) -> str | None:
@@ -306,7 +309,7 @@ def parse_openai(body: dict[str, Any]) -> JudgeRequest:
     system = "\n".join(turn.text for turn in turns if turn.role in ("system", "developer"))
     rest = tuple(turn for turn in turns if turn.role not in ("system", "developer"))
     tokens = estimate_tokens("".join(turn.text for turn in turns))
-    return JudgeRequest(model, system, rest, images, tokens, max_tokens, structured)
+    return JudgeRequest(model, system, rest, images, tokens, max_tokens, structured, True)
 
 
 def parse_anthropic(body: dict[str, Any]) -> JudgeRequest:
@@ -329,4 +332,8 @@ def parse_anthropic(body: dict[str, Any]) -> JudgeRequest:
         turns.append(Message(role, text))
         images += count
     tokens = estimate_tokens(system + "".join(turn.text for turn in turns))
-    return JudgeRequest(model, system, tuple(turns), images, tokens, max_tokens, structured)
+    marked = isinstance(body.get("system"), list) and any(
+        isinstance(part, dict) and part.get("cache_control") == {"type": "ephemeral"}
+        for part in body["system"]
+    )
+    return JudgeRequest(model, system, tuple(turns), images, tokens, max_tokens, structured, marked)

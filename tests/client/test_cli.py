@@ -111,3 +111,17 @@ def test_errors_are_one_line_and_an_exit_code(stack: Stack, tmp_path: Path) -> N
     run = stack.api.get("/v1/runs").json()[0]
     axis = _cli(stack, "stats", str(run["id"]), "--axis", "no-such-axis")  # passed through
     assert axis.returncode == 1 and "axis" in axis.stderr
+
+
+def test_submit_passes_run_options(stack: Stack, tmp_path: Path) -> None:
+    source = tmp_path / "pairs.jsonl"
+    write_jsonl(source, sample_pairs(2))
+    args = ["submit", str(source), "--baseline", "b", "--candidate", "c", "--judge", "sim"]
+    made = _json(_cli(stack, *args, "--name", unique("opts"), "--no-cache", "--json"))
+    assert (made["run"]["cache"], made["run"]["mode"], made["run"]["budget_usd"]) == (
+        False,
+        "live",
+        None,
+    )
+    refused = _cli(stack, *args, "--name", unique("budget"), "--budget-usd", "3")
+    assert refused.returncode != 0 and "budget_usd" in refused.stderr

@@ -106,10 +106,15 @@ def test_creating_a_run_is_repeated_only_when_it_cannot_have_happened(
     assert [r["id"] for r in named] == [run.id]
 
 
+def _run_body(proxy: FaultyProxy) -> dict[str, Any]:
+    """The body of the last run-create request the proxy saw."""
+    _, body = [item for item in proxy.bodies if item[0].startswith("POST /v1/runs ")][-1]
+    return json.loads(body)
+
+
 def test_rubric_is_sent_only_when_given(proxy: FaultyProxy, stack: Stack) -> None:
     def sent() -> dict[str, Any]:
-        _, body = [item for item in proxy.bodies if item[0].startswith("POST /v1/runs ")][-1]
-        return json.loads(body)
+        return _run_body(proxy)
 
     with _via(proxy) as client:
         run = client.create_run(unique("rubric"), baseline="b", candidate="c", judges=["sim"])
@@ -121,6 +126,25 @@ def test_rubric_is_sent_only_when_given(proxy: FaultyProxy, stack: Stack) -> Non
             client.compare(sample_pairs(1), judges="sim", rubric="no-such-rubric", wait=False)
         assert sent()["rubric"] == "no-such-rubric"
         assert caught.value.status_code == 422 and caught.value.field == "rubric"
+
+
+def test_run_options_are_sent_only_when_given(proxy: FaultyProxy, stack: Stack) -> None:
+    def sent() -> dict[str, Any]:
+        return _run_body(proxy)
+
+    with _via(proxy) as client:
+        plain = client.create_run(unique("plain"), baseline="b", candidate="c", judges=["sim"])
+        assert not {"mode", "cache", "budget_usd"} & set(sent())
+        assert (plain.info["mode"], plain.info["cache"]) == ("live", True)
+        fresh = client.create_run(
+            unique("fresh"), baseline="b", candidate="c", judges=["sim"], cache=False, mode="live"
+        )
+        assert (sent()["cache"], sent()["mode"], fresh.info["cache"]) == (False, "live", False)
+        with pytest.raises(JudgeServiceError) as caught:
+            # The session's judges have no prices: a budget could not be kept.
+            client.compare(sample_pairs(1), judges="sim", budget_usd=2.5, wait=False)
+        assert sent()["budget_usd"] == 2.5
+        assert caught.value.status_code == 422 and caught.value.field == "budget_usd"
 
 
 # -- results -------------------------------------------------------------------

@@ -226,3 +226,55 @@ def test_0007_makes_existing_runs_live_and_keeps_batch_runs_judgments_on_the_way
     assert "batch_id" not in {c["name"] for c in inspect(engine).get_columns("judgments")}
     assert "provider_batches" not in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_0008_keeps_judgments_and_their_tokens_and_drops_only_its_columns(
+    empty_db: str,
+) -> None:
+    migrate.upgrade(empty_db, "0007")
+    engine = create_engine(empty_db)
+    with engine.begin() as conn:
+        (project_id,) = conn.execute(text("SELECT id FROM projects")).one()
+        conn.execute(
+            text(
+                "INSERT INTO runs (id, project_id, name, baseline, candidate, judges, swap, "
+                "rubric_name, rubric_version, rubric, judge_configs, scale, strong_weight, mode, "
+                f"created_at) VALUES (1, {project_id}, 'old', 'b', 'c', '[\"j\"]', true, "
+                "'general', 1, '{}', '{}', '3-way', 3, 'live', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
+                "baseline_trace, candidate_trace, baseline_chars, candidate_chars, created_at) "
+                "VALUES (1, 1, 'p', 'q', '[]', '{}', 'bt', 'ct', 2, 2, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                'INSERT INTO judgments (id, run_id, pair_id, judge, "order", status, attempts, '
+                "verdict, input_tokens, output_tokens, created_at) VALUES (1, 1, 1, 'j', "
+                "'baseline_first', 'done', 1, 'baseline', 900, 80, CURRENT_TIMESTAMP)"
+            )
+        )
+    added = {"cached_input_tokens", "cost_usd", "cache_key", "cached_from_id"}
+    for _ in range(2):  # up, down, up again: the data survives each way
+        migrate.upgrade(empty_db)
+        with engine.connect() as conn:
+            run = conn.execute(text("SELECT cache, budget_usd FROM runs")).one()
+            judgment = conn.execute(
+                text("SELECT verdict, input_tokens, cost_usd, cache_key FROM judgments")
+            ).one()
+        assert (bool(run[0]), run[1]) == (True, None)
+        # Prices are configuration: no stored cost, readers price the tokens.
+        assert tuple(judgment) == ("baseline", 900, None, None)
+
+        migrate.downgrade(empty_db, "0007")
+        with engine.connect() as conn:
+            kept = conn.execute(text("SELECT verdict, input_tokens FROM judgments")).one()
+            assert tuple(kept) == ("baseline", 900)
+            assert conn.execute(text("SELECT mode FROM runs")).scalar_one() == "live"
+        assert not added & {c["name"] for c in inspect(engine).get_columns("judgments")}
+        run_columns = {c["name"] for c in inspect(engine).get_columns("runs")}
+        assert not {"cache", "budget_usd"} & run_columns
+    engine.dispose()

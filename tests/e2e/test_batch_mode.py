@@ -24,8 +24,8 @@ def batch_stack(factory: StackFactory, **knobs: Any) -> Stack:
     return factory(simulator_config=config, reconcile_interval_s=1)
 
 
-def start_run(stack: Stack, pairs: list[dict[str, Any]], mode: str) -> int:
-    run = create_run(stack.api, JUDGES, mode=mode)
+def start_run(stack: Stack, pairs: list[dict[str, Any]], mode: str, **extra: Any) -> int:
+    run = create_run(stack.api, JUDGES, mode=mode, **extra)
     added = stack.api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).json()
     assert added["accepted"] == len(pairs)
     return int(run["id"])
@@ -79,7 +79,8 @@ def test_a_batch_run_completes_with_the_verdicts_of_a_live_run(stack_factory: St
     assert all(r["status"] == "done" and r["attempts"] == 1 for r in rows)
     assert all(r["input_tokens"] and r["output_tokens"] for r in rows)
 
-    live_run = start_run(stack, pairs, "live")
+    # Uncached: the judgment cache would answer it with the batch run's verdicts.
+    live_run = start_run(stack, pairs, "live", cache=False)
     wait_until_done(stack.api, live_run)
     assert stack.judge_calls() == 24
     assert verdicts(stack.api, batch_run) == verdicts(stack.api, live_run)

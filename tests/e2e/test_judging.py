@@ -225,13 +225,15 @@ def test_rerun_repeats_the_run_and_refuses_a_changed_judge(
     stack, run = judge_run(
         stack_factory, judges, sample_pairs(8), rubric="reasoning-trace", scale="5-level"
     )
+    calls = stack.judge_calls()
     again = stack.api.post(f"/v1/runs/{run['id']}/rerun")
     assert again.status_code == 201, again.text
     rerun = again.json()
-    assert rerun["id"] != run["id"]
+    assert rerun["id"] != run["id"] and rerun["cache"] is False
     for key in ("baseline", "candidate", "judges", "rubric", "rubric_version", "scale", "swap"):
         assert rerun[key] == run[key]
     wait_until_done(stack.api, rerun["id"])
+    assert stack.judge_calls() >= calls + 8 * 2  # judged afresh, not copied from the cache
     first = stack.api.get(f"/v1/runs/{run['id']}/stats").json()
     second = stack.api.get(f"/v1/runs/{rerun['id']}/stats").json()
     drop = {"run_id"}

@@ -70,7 +70,9 @@ class BatchRuns:
         self.sessions = sessions
         self.made: list[int] = []
 
-    def __call__(self, judges: list[str], pairs: int) -> int:
+    def __call__(
+        self, judges: list[str], pairs: int, judge_configs: dict[str, Any] | None = None
+    ) -> int:
         with self.sessions() as session:
             run = Run(
                 project_id=default_project(session).id,
@@ -80,6 +82,7 @@ class BatchRuns:
                 judges=judges,
                 swap=True,
                 mode=RunMode.BATCH,
+                judge_configs=judge_configs or {},
             )
             session.add(run)
             session.flush()
@@ -389,3 +392,58 @@ def test_a_judge_no_longer_configured_fails_its_judgments_as_in_live_mode(
         (JudgmentStatus.FAILED, "config_error")
     }
     assert batches(sessions, run_id) == []
+
+
+def test_batch_judgments_store_their_cost_at_the_batch_discount(
+    pg_url: str,
+    provider: BackgroundServer,
+    sessions: sessionmaker[Session],
+    batch_run: BatchRuns,
+) -> None:
+    prices = {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0}
+    judges = {name: {**judge, **prices} for name, judge in simulated_judges(provider.url).items()}
+    settings = Settings(database_url=pg_url, judges=judges)
+    run_id = batch_run(["sim"], pairs=2)
+    batch_step(settings, sessions)
+    release(provider, sessions)
+    batch_step(settings, sessions)
+    done = judgments(sessions, run_id)
+    assert {j.status for j in done} == {JudgmentStatus.DONE}
+    config = settings.all_judges["sim"]
+    for judgment in done:
+        assert judgment.input_tokens and judgment.output_tokens
+        live = (judgment.input_tokens * 3.0 + judgment.output_tokens * 15.0) / 1e6
+        assert judgment.cost_usd == pytest.approx(live * 0.5)  # default batch_discount
+        assert judgment.cost_usd == pytest.approx(
+            config.cost_usd(judgment.input_tokens, judgment.output_tokens, batch=True)
+        )
+
+
+def test_a_batch_run_takes_what_the_judgment_cache_holds_and_sends_no_batch(
+    pg_url: str,
+    provider: BackgroundServer,
+    sessions: sessionmaker[Session],
+    batch_run: BatchRuns,
+) -> None:
+    settings = settings_for(pg_url, provider)
+    # A snapshot of the judge's configuration, as the API records: what the key is made of.
+    snapshot = {"sim": settings.all_judges["sim"].fingerprint()}
+    first = batch_run(["sim"], pairs=2, judge_configs=snapshot)
+    batch_step(settings, sessions)
+    release(provider, sessions)
+    batch_step(settings, sessions)
+    judged = {j.id: j for j in judgments(sessions, first)}
+    assert {j.status for j in judged.values()} == {JudgmentStatus.DONE}
+
+    again = batch_run(["sim"], pairs=2, judge_configs=snapshot)
+    sent = simulator_stats(provider)["batch_requests"]
+    step = batch_step(settings, sessions)
+    assert (step.submitted, step.requests) == (0, 0)
+    assert simulator_stats(provider)["batch_requests"] == sent
+    assert batches(sessions, again) == []
+    copies = judgments(sessions, again)
+    assert len(copies) == 4
+    for copy in copies:
+        source = judged[copy.cached_from_id or 0]
+        assert (copy.status, copy.verdict) == (JudgmentStatus.DONE, source.verdict)
+        assert (copy.input_tokens, copy.cost_usd, copy.batch_id) == (0, 0.0, None)

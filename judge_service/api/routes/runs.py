@@ -1,7 +1,7 @@
 """Runs: create, list, read, rerun, retry what failed."""
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
@@ -16,10 +16,12 @@ from judge_service.api.schemas import (
     NO_RUN,
     TOO_LARGE,
     BatchPublic,
+    EstimatePublic,
     RetryAccepted,
     RunCountsPublic,
     RunCreate,
     RunPublic,
+    RunUpdate,
 )
 from judge_service.config import JudgeConfig
 from judge_service.db.models import (
@@ -33,6 +35,7 @@ from judge_service.db.models import (
 )
 from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs, run_counts
 from judge_service.db.rubrics import get_rubric
+from judge_service.jobs.estimate import estimate_run
 from judge_service.judging.protocol import Scale
 from judge_service.text import Text
 
@@ -54,6 +57,9 @@ def run_public(run: Run, counts: RunCounts) -> RunPublic:
         scale=Scale(run.scale),
         strong_weight=run.strong_weight,
         mode=RunMode(run.mode),
+        cache=run.cache,
+        budget_usd=run.budget_usd,
+        spent_usd=counts.spent_usd,
         status=counts.status,
         counts=RunCountsPublic(
             pairs=counts.pairs,
@@ -88,6 +94,8 @@ def create_run(
     if body.mode is RunMode.BATCH and not settings.redis_url:
         msg = "batch mode needs RQ workers (JUDGE_REDIS_URL): this server judges in-process"
         errors.append({"loc": ("body", "mode"), "msg": msg, "type": "value_error"})
+    if body.budget_usd is not None:
+        errors += _unpriced(body.judges, known)
     if errors:
         raise RequestValidationError(errors)
     assert rubric is not None
@@ -106,10 +114,21 @@ def create_run(
         scale=body.scale,
         strong_weight=body.strong_weight,
         mode=body.mode,
+        cache=body.cache,
+        budget_usd=body.budget_usd,
     )
     session.add(run)
     session.commit()
-    return run_public(run, RunCounts())
+    return run_public(run, RunCounts(budget_usd=run.budget_usd))
+
+
+def _unpriced(judges: list[str], known: dict[str, JudgeConfig]) -> list[dict[str, Any]]:
+    """A budget counts stored costs: a judge without prices would spend without counting."""
+    unpriced = [name for name in judges if name in known and known[name].cost_usd(0, 0) is None]
+    if not unpriced:
+        return []
+    msg = f"a budget needs every judge priced; no input/output prices for {unpriced}"
+    return [{"loc": ("body", "budget_usd"), "msg": msg, "type": "value_error"}]
 
 
 def _same_judges(run: Run, known: dict[str, JudgeConfig]) -> None:
@@ -136,7 +155,8 @@ def rerun(
     dispatcher: DispatcherDep,
     project: ProjectDep,
 ) -> RunPublic:
-    """A new run with the same pairs, rubric version, scale and judges, judged afresh.
+    """A new run with the same pairs, rubric version, scale, judges and budget, judged afresh
+    (the judgment cache off).
 
     Refused (409) when a judge's configuration has changed since: the rerun would
     not measure the same thing.
@@ -157,6 +177,10 @@ def rerun(
         scale=old.scale,
         strong_weight=old.strong_weight,
         mode=old.mode,
+        # Judged afresh, as a rerun is for (e.g. the judges' run-to-run agreement): a cached
+        # copy of the old run would only repeat it.
+        cache=False,
+        budget_usd=old.budget_usd,
     )
     session.add(run)
     session.flush()
@@ -183,6 +207,57 @@ def list_runs(session: SessionDep, project: ProjectDep) -> list[RunPublic]:
 def read_run(run_id: RowId, session: SessionDep, project: ProjectDep) -> RunPublic:
     run = get_run(session, run_id, project)
     return run_public(run, run_counts(session, [run.id])[run.id])
+
+
+@router.patch("/{run_id}", responses={404: NO_RUN})
+def update_run(
+    run_id: RowId,
+    body: RunUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+    project: ProjectDep,
+) -> RunPublic:
+    """Change the run's budget; raised above its spend (or removed), the run resumes.
+
+    Its pending judgments are queued again at once (a batch-mode run's go in its next
+    batch), rather than waiting for the reconciler.
+    """
+    run = get_run(session, run_id, project)
+    if body.budget_usd is not None:
+        errors = _unpriced(run.judges, settings.all_judges)
+        if errors:
+            raise RequestValidationError(errors)
+    run.budget_usd = body.budget_usd
+    session.flush()
+    counts = run_counts(session, [run.id])[run.id]
+    pair_ids: list[int] = []
+    if not counts.budget_exhausted:
+        pending = (Judgment.run_id == run.id) & (Judgment.status == JudgmentStatus.PENDING)
+        pair_ids = sorted(
+            set(
+                session.scalars(
+                    update(Judgment)
+                    .where(pending)
+                    # The job queued below carries them: the reconciler leaves them to it.
+                    .values(lease_expires_at=utcnow() + timedelta(seconds=settings.lease_s))
+                    .returning(Judgment.pair_id)
+                )
+            )
+        )
+    session.commit()
+    if pair_ids:
+        dispatch_committed(dispatcher, pair_ids, run)
+    return run_public(run, run_counts(session, [run.id])[run.id])
+
+
+@router.post("/{run_id}/estimate", responses={404: NO_RUN})
+def estimate(
+    run_id: RowId, session: SessionDep, settings: SettingsDep, project: ProjectDep
+) -> EstimatePublic:
+    """Tokens and cost of judging what is left of the run, predicted without any call."""
+    run = get_run(session, run_id, project)
+    return EstimatePublic(**estimate_run(session, run, settings.all_judges).__dict__)
 
 
 @router.post(
