@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from procs import cpu_s, load_average, postgres_cpu_s
 from redis import Redis
 from scratch import SERVER, fresh_database
 
@@ -103,39 +104,6 @@ def create_run(client: httpx.Client, name: str) -> int:
     response = client.post("/v1/runs", json=body)
     response.raise_for_status()
     return int(response.json()["id"])
-
-
-def _stat(pid: int | str) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process has used so far."""
-    fields = _stat(pid)
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu_s() -> float:
-    """CPU seconds of the PostgreSQL server: its live processes plus those already reaped.
-
-    The postmaster's cutime/cstime keep what exited backends used, so a backend ending
-    inside the measured window still counts. Every client's backends count, not only ours.
-    """
-    stats: dict[int, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdecimal():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() == "postgres":
-                stats[int(entry.name)] = _stat(entry.name)
-        except OSError:
-            continue
-    ticks = 0
-    for fields in stats.values():
-        ticks += int(fields[11]) + int(fields[12])
-        if int(fields[1]) not in stats:  # the postmaster: its parent is not a postgres process
-            ticks += int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def bulk(client: httpx.Client, pairs: list[dict[str, Any]], per_request: int) -> float:
@@ -218,7 +186,7 @@ def main() -> None:
 
     rate = args.pairs / bulk_s
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
-    load = Path("/proc/loadavg").read_text().split()[0]
+    load = load_average()
     print(
         f"machine: {os.cpu_count()} cores, load average {load}; "
         f"stored {stored_pairs:,} pairs and {stored_judgments:,} pending judgments"

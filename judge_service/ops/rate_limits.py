@@ -155,9 +155,7 @@ class RateBudgets:
 
     def __init__(self, redis_url: str | None, namespace: str) -> None:
         self._namespace = namespace
-        self._client = (
-            job_redis(redis_url) if redis_url else None
-        )
+        self._client = job_redis(redis_url) if redis_url else None
 
     def for_judge(self, judge: str, rpm_limit: int | None, tpm_limit: int | None) -> JudgeBudget:
         return JudgeBudget(self._client, self._namespace, judge, rpm_limit, tpm_limit)

@@ -42,9 +42,7 @@ class ThrottleCounter:
 
     def __init__(self, redis_url: str | None, namespace: str) -> None:
         self._namespace = namespace
-        self._redis = (
-            job_redis(redis_url) if redis_url else None
-        )
+        self._redis = job_redis(redis_url) if redis_url else None
 
     def hook(
         self, judge: str, pause: Callable[[float], Awaitable[None]] | None = None
