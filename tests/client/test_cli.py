@@ -10,7 +10,7 @@ import pandas as pd
 
 from judge_service.demo.sample import sample_pairs, write_jsonl
 from tests.client.conftest import unique
-from tests.conftest import Stack
+from tests.conftest import Stack, create_run
 from tests.test_cli import cli
 
 PAIRS = 30
@@ -108,7 +108,7 @@ def test_errors_are_one_line_and_an_exit_code(stack: Stack, tmp_path: Path) -> N
     no_file = _cli(stack, "submit", str(tmp_path / "nope.jsonl"), *args[2:], "--judge", "sim")
     assert no_file.returncode == 2 and "nope.jsonl" in no_file.stderr
 
-    run = stack.api.get("/v1/runs").json()[0]
+    run = create_run(stack.api, ["sim"])  # the test's own: its database starts empty
     axis = _cli(stack, "stats", str(run["id"]), "--axis", "no-such-axis")  # passed through
     assert axis.returncode == 1 and "axis" in axis.stderr
 
