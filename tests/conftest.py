@@ -26,6 +26,7 @@ from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db import migrate
+from judge_service.db.engine import dispose_engine
 from judge_service.simulate.config import SimulatorConfig
 from judge_service.simulate.server import create_app as create_simulator
 
@@ -302,7 +303,10 @@ def stack_factory(
             )
             simulator = cleanup.enter_context(BackgroundServer(create_simulator(config)))
             os.environ.setdefault(KEY_ENV, "simulated-test-key")  # the judges' api_key_env
-            database_url[:] = database_url or [make_migrated_database()]
+            if not database_url:
+                database_url.append(make_migrated_database())
+                # Last out: the test's own sessions pooled connections to it too.
+                cleanup.callback(dispose_engine, database_url[0])
             settings = Settings(
                 database_url=database_url[0],
                 redis_url=redis_url,

@@ -26,7 +26,7 @@ from judge_service.config import Settings
 from judge_service.dashboard import routes as dashboard
 from judge_service.dashboard import session as dashboard_session
 from judge_service.dashboard.views import SummaryCache
-from judge_service.db.engine import session_factory
+from judge_service.db.engine import dispose_engine, session_factory
 from judge_service.jobs.dispatch import InProcessDispatcher, make_dispatcher
 from judge_service.jobs.reconcile import reconcile
 from judge_service.ops.metrics import ServiceCollector
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.dispatcher.close()
             app.state.rate_limiter.close()
             app.state.metrics.close()
+            dispose_engine(settings.database_url)
 
     app = FastAPI(
         title="judge-service",

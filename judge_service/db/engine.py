@@ -49,5 +49,13 @@ def engine_for(url: str) -> Engine:
     return _engines[key]
 
 
+def dispose_engine(url: str) -> None:
+    """Close this process's pooled connections to `url`: an app that stops gives them back,
+    so a process that serves many databases in turn (a test session) never hoards them."""
+    engine = _engines.pop((os.getpid(), url), None)
+    if engine is not None:
+        engine.dispose()
+
+
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
