@@ -7,9 +7,10 @@ every machine). The `limits` package was the other choice: its Redis extra pins
 redis-py below 8 (ours is 8), and its window strategies let a whole window's quota go out
 at once, a burst providers refuse; hence this small script.
 
-The script is GCRA (a token bucket kept as one timestamp per budget): a request may start
-once the bucket holds its cost, the bucket refilling continuously at the configured rate
-and holding at most `BURST_S` seconds of it (at least one request's cost). One second is
+The script is GCRA (a token bucket kept as one timestamp per budget): each request reserves
+the moment the bucket will hold its cost and sleeps until then, the bucket refilling
+continuously at the configured rate and holding at most `BURST_S` seconds of it (at least
+one request's cost). One second is
 half the burst real providers (and the simulator) tolerate, so requests are paced
 smoothly and the provider's own bucket never runs dry.
 
@@ -33,31 +34,30 @@ log = logging.getLogger(__name__)
 BURST_S = 1.0
 
 # KEYS: pause, requests bucket, tokens bucket. ARGV: rpm, tpm (0: none), tokens, burst s.
-# Returns 0 when granted (both buckets charged), else the milliseconds to wait.
+# Paused: returns minus the pause's milliseconds, nothing charged. Otherwise charges both
+# buckets and returns the milliseconds until that charge falls due (0: now). Charging
+# ahead is a reservation: callers queue in the order they asked and each sleeps once,
+# where asking again after the next token would wake every waiter at each token.
 _ACQUIRE = """
 local paused = redis.call('PTTL', KEYS[1])
-if paused > 0 then return paused end
+if paused > 0 then return -paused end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1e6 + tonumber(t[2])
 local burst_s = tonumber(ARGV[4])
+local wait = 0
 local function gcra(key, per_minute, cost)
-  if per_minute <= 0 then return nil, 0 end
+  if per_minute <= 0 then return end
   local interval = 60e6 / per_minute
   local burst = math.max(per_minute * burst_s / 60, cost, 1)
   local tat = math.max(tonumber(redis.call('GET', key) or now), now)
   local new_tat = tat + cost * interval
-  local wait = new_tat - burst * interval - now
-  if wait > 0 then return nil, wait end
-  return new_tat, 0
+  wait = math.max(wait, new_tat - burst * interval - now)
+  local ttl = math.ceil((new_tat - now) / 1000) + 1000
+  redis.call('SET', key, string.format('%.0f', new_tat), 'PX', ttl)
 end
-local requests_tat, requests_wait = gcra(KEYS[2], tonumber(ARGV[1]), 1)
-local tokens_tat, tokens_wait = gcra(KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]))
-local wait = math.max(requests_wait, tokens_wait)
+gcra(KEYS[2], tonumber(ARGV[1]), 1)
+gcra(KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]))
 if wait > 0 then return math.ceil(wait / 1000) end
-for key, tat in pairs({[KEYS[2]] = requests_tat, [KEYS[3]] = tokens_tat}) do
-  local ttl = math.ceil((tat - now) / 1000) + 1000
-  redis.call('SET', key, string.format('%.0f', tat), 'PX', ttl)
-end
 return 0
 """
 
@@ -106,25 +106,31 @@ class JudgeBudget:
         ]
 
     async def acquire(self, tokens: int) -> float:
-        """Wait until the judge is not paused and a request of `tokens` fits; seconds waited.
+        """Wait until the judge is not paused and a request of `tokens` is due; seconds waited.
 
-        Waiters sleep what the script says plus a little jitter, so those told the same
-        moment do not all come back at once. Redis unreachable: the call goes ahead.
+        A reservation made before a pause began is still held by it: after its sleep the
+        caller looks for a pause once more. Redis unreachable: the call goes ahead.
         """
         if self._client is None:
             return 0.0
         waited = 0.0
+        reserved = False
         while True:
             try:
-                wait_ms = await self._client.eval(
-                    _ACQUIRE, 3, *self._keys, self._rpm, self._tpm, tokens, BURST_S
-                )
+                if reserved:
+                    due_ms = -max(0, await self._client.pttl(self._keys[0]))
+                else:
+                    due_ms = await self._client.eval(
+                        _ACQUIRE, 3, *self._keys, self._rpm, self._tpm, tokens, BURST_S
+                    )
             except Exception as exc:  # whatever Redis does, the judge call goes on
                 log.warning("rate budget not checked: %r", exc, extra={"judge": self._judge})
                 return waited
-            if not wait_ms:
+            if due_ms == 0:
                 return waited
-            delay = wait_ms / 1000 * random.uniform(1.0, 1.1) + random.uniform(0, 0.01)
+            reserved = reserved or due_ms > 0
+            # A pause ends for every waiter at once: a little jitter spreads their return.
+            delay = abs(due_ms) / 1000 + (random.uniform(0, 0.05) if due_ms < 0 else 0.0)
             await asyncio.sleep(delay)
             waited += delay
 
