@@ -22,7 +22,14 @@ from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import JudgmentStatus
 from judge_service.jobs.cache import reuse_cached
-from judge_service.jobs.claims import Result, WorkItem, claim, patiently, release, store
+from judge_service.jobs.claims import (
+    Result,
+    WorkItem,
+    claim,
+    patiently,
+    release,
+    store_many,
+)
 from judge_service.judging.concurrency import AdaptiveConcurrency
 from judge_service.judging.paced import PacedJudge
 from judge_service.judging.protocol import (
@@ -246,20 +253,30 @@ async def _judge_all(
             log.warning("judge reply unusable: %s", result.error, extra=item.log_fields)
         return item, result
 
+    calls = {asyncio.ensure_future(one(item)) for item in items}
     try:
-        for next_result in asyncio.as_completed([one(item) for item in items]):
-            item, result = await next_result
-            if result is None:
+        while calls:
+            # Whatever finished while the last write ran is written next, in one transaction.
+            finished, calls = await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
+            results = [
+                (item, result)
+                for item, result in (f.result() for f in finished)
+                if result is not None
+            ]
+            if not results:
                 continue
             stored = await asyncio.to_thread(
-                patiently, settings.lease_s, store, sessions, item, token, result
+                patiently, settings.lease_s, store_many, sessions, token, results
             )
-            if stored:
-                log.debug("stored %s", result.status, extra=item.log_fields)
-            else:
-                log.warning("result dropped: the claim was lost", extra=item.log_fields)
-            outcomes[item.run_id, result.status.value if stored else "lost"] += 1
+            for (item, result), written in zip(results, stored, strict=True):
+                if written:
+                    log.debug("stored %s", result.status, extra=item.log_fields)
+                else:
+                    log.warning("result dropped: the claim was lost", extra=item.log_fields)
+                outcomes[item.run_id, result.status.value if written else "lost"] += 1
     finally:
+        for call in calls:
+            call.cancel()
         for provider in providers.values():
             await provider.aclose()
         await throttles.aclose()

@@ -12,7 +12,7 @@ from judge_service.db.engine import session_factory
 from judge_service.db.models import Judgment, JudgmentStatus, Run, utcnow
 from judge_service.db.projects import default_project
 from judge_service.db.queries import insert_pairs
-from judge_service.jobs.claims import Result, WorkItem, claim, release, store
+from judge_service.jobs.claims import Result, WorkItem, claim, release, store_many
 from judge_service.jobs.judge_pairs import interpret, judge_chunk
 from judge_service.judging.prompt import render_prompt
 from judge_service.judging.providers import JudgeReply
@@ -76,15 +76,21 @@ def test_second_claim_gets_nothing_until_the_lease_runs_out(
         )
     again = claim(sessions, ids, "token-3", lease_s=600, judges={})
     assert len(again) == 6
-    # The worker that lost its lease can no longer write.
-    assert not store(sessions, first[0], "token-1", Result(JudgmentStatus.FAILED, error="late"))
-    assert store(sessions, again[0], "token-3", Result(JudgmentStatus.FAILED, error="x"))
+    # The worker that lost its lease can no longer write; the one holding it can, and in one
+    # group each result is answered for itself.
+    late = Result(JudgmentStatus.FAILED, error="late")
+    assert store_many(sessions, "token-1", [(first[0], late)]) == [False]
+    done = Result(JudgmentStatus.FAILED, error="x")
+    # The second write of again[0] finds its claim already spent by the first.
+    group = [(again[0], done), (again[0], late), (again[-1], done)]
+    assert store_many(sessions, "token-3", group) == [True, False, True]
 
 
 def test_release_returns_unfinished_work(sessions: sessionmaker[Session]) -> None:
     ids = make_pairs(sessions, 2, ["sim"])
     items = claim(sessions, ids, "token-r", lease_s=600, judges={})
-    assert store(sessions, items[0], "token-r", Result(JudgmentStatus.FAILED, error="x"))
+    done = Result(JudgmentStatus.FAILED, error="x")
+    assert store_many(sessions, "token-r", [(items[0], done)]) == [True]
     assert release(sessions, "token-r") == len(items) - 1
     assert sorted(statuses(sessions, ids)) == ["failed"] + ["pending"] * (len(items) - 1)
 

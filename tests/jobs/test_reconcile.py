@@ -18,7 +18,7 @@ from judge_service.db import migrate
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Judgment, JudgmentStatus, utcnow
 from judge_service.demo.sample import sample_pairs
-from judge_service.jobs.claims import Result, claim, release, store
+from judge_service.jobs.claims import Result, claim, release, store_many
 from judge_service.jobs.dispatch import RQDispatcher
 from judge_service.jobs.judge_pairs import judge_chunk
 from judge_service.jobs.reconcile import reconcile
@@ -108,7 +108,8 @@ def test_what_is_stale(sessions: sessionmaker[Session], dispatcher: RQDispatcher
     assert set(queued_pairs(dispatcher)) == set(queued_long_ago + dead + released)
     assert fresh[0] not in queued_pairs(dispatcher)  # its job may still be in the queue
     # The dead worker's claim is void: a late write from it changes nothing.
-    assert not store(sessions, dead_items[0], "dead", Result(JudgmentStatus.FAILED, error="late"))
+    late = Result(JudgmentStatus.FAILED, error="late")
+    assert store_many(sessions, "dead", [(dead_items[0], late)]) == [False]
     # The CLI's `everything` also takes the fresh row, never the live claim.
     assert reconcile(sessions, dispatcher, LEASE_S, everything=True) == 4
     with sessions() as session:
