@@ -54,7 +54,7 @@ from judge_service.db.models import (
     utcnow,
 )
 from judge_service.jobs.cache import reuse_in
-from judge_service.jobs.claims import WorkItem, claimable, store_in, work_items
+from judge_service.jobs.claims import Result, WorkItem, claimable, store_in, work_items
 from judge_service.jobs.judge_pairs import first_call, interpret
 from judge_service.judging.batches import (
     BATCH_WINDOW_S,
@@ -281,6 +281,7 @@ def _map_back(
         for item in work_items(session, list(attempts), settings.all_judges, boundary)
     }
     succeeded = stale = 0
+    finished: list[tuple[WorkItem, Result]] = []
     for answer in answers:
         parsed = parse_custom_id(answer.custom_id)
         item = items.pop(parsed[0], None) if parsed and parsed[1] == token else None
@@ -294,12 +295,13 @@ def _map_back(
         result = interpret([answer.reply], item)
         if result.status is JudgmentStatus.DONE:
             succeeded += 1
-            store_in(session, item, token, result, batch=True)
+            finished.append((item, result))
         elif attempts[item.judgment_id] >= limit:
-            store_in(session, item, token, result, batch=True)
+            finished.append((item, result))
         else:
             kind = result.error_kind or BATCH_ERROR
             _give_back(session, _one(item, token), kind, result.error or kind, limit)
+    store_in(session, token, finished, batch=True)
     if items:
         message = batch_error or f"no answer in batch {batch.provider_batch_id}"
         held = Judgment.id.in_(list(items)) & (Judgment.claim_token == token)

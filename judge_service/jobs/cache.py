@@ -33,13 +33,13 @@ def reuse_in(
     if not keys:
         return items, []
     found = _done_twins(session, list(keys), [item.judgment_id for item in items])
-    copied = [
-        item
+    copies = [
+        (item, _copy(found[item.cache_key]))
         for item in items
-        if item.reuse
-        and item.cache_key in found
-        and store_in(session, item, token, _copy(found[item.cache_key]))
+        if item.reuse and item.cache_key in found
     ]
+    stored = store_in(session, token, copies)
+    copied = [item for (item, _copy_result), written in zip(copies, stored, strict=True) if written]
     done = {item.judgment_id for item in copied}
     if done:
         session.execute(

@@ -1,9 +1,10 @@
 """Claims make a job delivered twice, or a worker that lost its lease, harmless."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from judge_service.background import BackgroundServer
@@ -145,3 +146,26 @@ def test_reply_without_label_is_a_parse_failure_with_raw_text_kept() -> None:
         [JudgeReply("...\noverall: [[A]]", 10, 5, 12, "m")], _item(Order.CANDIDATE_FIRST)
     )
     assert (ok.status, ok.label, ok.verdict) == (JudgmentStatus.DONE, "A", "candidate")
+
+
+def test_a_group_of_results_is_written_in_two_statements(
+    sessions: sessionmaker[Session],
+) -> None:
+    """One lock of the rows still held, one executemany: not a statement per result."""
+    ids = make_pairs(sessions, 10, ["sim"])
+    items = claim(sessions, ids, "token-g", lease_s=600, judges={})
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        done = Result(JudgmentStatus.DONE, label="A", verdict="candidate", input_tokens=1)
+        assert store_many(sessions, "token-g", [(item, done) for item in items]) == [True] * 20
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 2, statements
+    assert statements[0].lstrip().startswith("SELECT") and "FOR UPDATE" in statements[0]
+    assert statuses(sessions, ids) == ["done"] * 20
