@@ -4,11 +4,20 @@ RQ forks a work horse per job: anything imported in it is imported again by the 
 The check runs in a fresh interpreter, as a worker starts; this process has imported it all.
 """
 
+import asyncio
 import json
+import ssl
 import subprocess
 import sys
 from typing import Any
 
+from judge_service.config import JudgeConfig
+from judge_service.judging.providers import (
+    StatusResponse,
+    load_sdks,
+    make_provider,
+    verifying_context,
+)
 from tests.conftest import REPO
 
 FIRST_CALLS = """
@@ -36,7 +45,10 @@ asyncio.run(call_each())
 print(json.dumps(sorted(set(sys.modules) - before)))
 """
 # The SDKs, their HTTP stacks and the async library under them.
-SDK_PACKAGES = ("openai", "anthropic", "httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio")
+SDK_PACKAGES = (
+    *("openai", "anthropic", "httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio"),
+    *("aiohttp", "aiohappyeyeballs", "multidict", "yarl"),
+)
 
 
 def imported_by_first_calls(judges: dict[str, dict[str, Any]], mode: str) -> set[str]:
@@ -57,3 +69,28 @@ def test_after_load_sdks_the_first_calls_import_nothing_of_the_sdks(
 ) -> None:
     assert imported_by_first_calls(judges, "cold")  # what a horse would import on every job
     assert imported_by_first_calls(judges, "load") == set()
+
+
+def test_every_live_client_verifies_tls_with_the_one_context_made_before_the_fork(
+    judges: dict[str, dict[str, Any]],
+) -> None:
+    """Each client loading the CA bundle again cost ~17 ms per judge per job."""
+    load_sdks()
+    made_before = verifying_context()
+
+    async def ignore(_response: StatusResponse) -> None:
+        return None
+
+    async def transports_contexts() -> list[ssl.SSLContext]:
+        contexts = []
+        for judge in judges.values():
+            provider = make_provider(JudgeConfig.model_validate(judge), ignore)
+            # The SDK's HTTP client, then its transport (the aiohttp one).
+            contexts.append(provider._client._client._transport.ssl_context)  # type: ignore[attr-defined]
+            await provider.aclose()
+        return contexts
+
+    contexts = asyncio.run(transports_contexts())
+    assert {judge["provider"] for judge in judges.values()} == {"openai", "anthropic"}
+    assert all(context is made_before for context in contexts)
+    assert made_before.verify_mode is ssl.CERT_REQUIRED and made_before.check_hostname
