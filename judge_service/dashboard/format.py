@@ -3,15 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from judge_service.tables import ci_level, ci_range, p_value, pct
-
-
-def count(value: int | float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
-def usd(value: float | None) -> str:
-    return "no price set" if value is None else f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+from judge_service.tables import ci_level, ci_range, count, p_value, pct, usd
 
 
 def kappa(value: float | None) -> str:
