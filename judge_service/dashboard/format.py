@@ -5,6 +5,13 @@ from typing import Any
 
 from judge_service.tables import ci_level, ci_range, count, p_value, pct, usd
 
+# A run's status as the API names it, in words where the name alone does not say what to do.
+STATUS_LABELS = {"budget_exhausted": "budget reached"}
+
+
+def status(value: str) -> str:
+    return STATUS_LABELS.get(value, value)
+
 
 def kappa(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
@@ -24,4 +31,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "usd": usd,
     "kappa": kappa,
     "width": width,
+    "status": status,
 }
