@@ -1,6 +1,6 @@
 """`judge-service`: serve, worker, migrate, reconcile, simulate, demo.
 
-Client commands (submit, runs, status, retry-failed, stats, export, judges) talk to a
+Client commands (submit, runs, status, retry-failed, stats, estimate, export, judges) talk to a
 running API over HTTP through `judge_service.client`, like a notebook would.
 """
 
@@ -481,6 +481,32 @@ def stats(
         _print_json(body)
         return
     _print_stats(body)
+
+
+@app.command()
+def estimate(
+    run_id: Annotated[int, typer.Argument(metavar="RUN")],
+    as_json: Json = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Tokens and cost of judging what is left of a run, predicted without a judge call."""
+    from judge_service.tables import count, usd
+
+    with _reported(), _client(url, api_key) as client:
+        predicted = client.run(run_id).estimate()
+    if as_json:
+        _print_json(predicted.raw)
+        return
+    print(
+        f"run {run_id}: {count(predicted.judgments)} judgments left, "
+        f"{count(predicted.cache_hits)} of them from the cache (free)"
+    )
+    print(
+        f"estimate: {count(predicted.input_tokens)} input tokens, "
+        f"{count(predicted.output_tokens)} output tokens, {usd(predicted.cost_usd)}"
+    )
+    print(f"spent so far: {usd(predicted.spent_usd)}")
 
 
 @app.command()

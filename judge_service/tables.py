@@ -9,6 +9,14 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def count(value: int | float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def usd(value: float | None) -> str:
+    return "no price set" if value is None else f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+
+
 def ci_range(ci: list[float] | None) -> str:
     return "-" if not ci else f"{100 * ci[0]:.1f} - {100 * ci[1]:.1f}"
 

@@ -13,13 +13,22 @@ importing this package does not import it.
 
 from judge_service.client._async import AsyncJudgeClient, AsyncRun
 from judge_service.client._inputs import derive_external_id, load_pairs
-from judge_service.client._results import Figures, Judge, RunCounts, RunInfo, Stats, UploadResult
+from judge_service.client._results import (
+    Estimate,
+    Figures,
+    Judge,
+    RunCounts,
+    RunInfo,
+    Stats,
+    UploadResult,
+)
 from judge_service.client._sync import JudgeClient, Run
 from judge_service.client.errors import JudgeConnectionError, JudgeServiceError, RunMismatchError
 
 __all__ = [
     "AsyncJudgeClient",
     "AsyncRun",
+    "Estimate",
     "Figures",
     "Judge",
     "JudgeClient",

@@ -22,7 +22,7 @@ from judge_service.client._http import (
     error_from_response,
     request_kwargs,
 )
-from judge_service.client._results import Judge, RunFields, RunInfo, Stats, UploadResult
+from judge_service.client._results import Estimate, Judge, RunFields, RunInfo, Stats, UploadResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -225,6 +225,9 @@ class AsyncRun(RunFields):
 
     async def stats(self, by: str | None = None, axis: str | None = None) -> Stats:
         return await self.client._run(_flows.stats(self.id, by, axis))
+
+    async def estimate(self) -> Estimate:
+        return await self.client._run(_flows.estimate(self.id))
 
     async def retry_failed(self, reason: str | None = None) -> Self:
         self.info = await self.client._run(_flows.retry_failed(self.id, reason))

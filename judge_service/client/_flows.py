@@ -19,7 +19,7 @@ from typing import Any
 from judge_service.client import _frames
 from judge_service.client._http import Call, Flow, Sleep
 from judge_service.client._inputs import PreparedPairs, chunk_bodies, encode_pair, load_pairs
-from judge_service.client._results import Judge, RunInfo, Stats, UploadResult
+from judge_service.client._results import Estimate, Judge, RunInfo, Stats, UploadResult
 from judge_service.client.errors import JudgeServiceError, RunMismatchError
 
 DEFAULT_CHUNK_SIZE = 10_000  # the API's limit per request
@@ -317,6 +317,13 @@ def compare(
 def stats(run_id: int, by: str | None = None, axis: str | None = None) -> Flow[Stats]:
     body = yield Call("GET", f"/v1/runs/{run_id}/stats", params={"by": by, "axis": axis})
     return Stats.from_dict(body)
+
+
+def estimate(run_id: int) -> Flow[Estimate]:
+    """The server's prediction for what is left of the run; it changes nothing, so a repeat
+    after a dropped connection is harmless."""
+    body = yield Call("POST", f"/v1/runs/{run_id}/estimate")
+    return Estimate.from_dict(body)
 
 
 def retry_failed(run_id: int, reason: str | None = None) -> Flow[RunInfo]:

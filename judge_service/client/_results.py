@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Figures", "Judge", "RunCounts", "RunInfo", "Stats", "UploadResult"]
+__all__ = ["Estimate", "Figures", "Judge", "RunCounts", "RunInfo", "Stats", "UploadResult"]
 
 
 class _RawView:
@@ -154,6 +154,36 @@ class RunFields:
             f"<{type(self).__name__} {self.id} {self.name!r}: {self.candidate} vs "
             f"{self.baseline}, {self.status}, {c.pairs} pairs, {c.judgments_done}/"
             f"{c.judgments_expected} judged, {c.judgments_failed} failed>"
+        )
+
+
+@dataclass(frozen=True)
+class Estimate(_RawView):
+    """`POST /v1/runs/{id}/estimate`: what the run's unfinished judgments should take.
+
+    Predicted by the server without a provider call (docs/cost.md): tokens are estimates,
+    `cost_usd` is None when a judge has no price, `spent_usd` is what the run has spent so far.
+    """
+
+    judgments: int  # unfinished (pending or running)
+    cache_hits: int  # of them, answerable from the judgment cache: free
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    spent_usd: float
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> "Estimate":
+        cost = body.get("cost_usd")
+        return cls(
+            judgments=int(body["judgments"]),
+            cache_hits=int(body.get("cache_hits", 0)),
+            input_tokens=int(body["input_tokens"]),
+            output_tokens=int(body["output_tokens"]),
+            cost_usd=None if cost is None else float(cost),
+            spent_usd=float(body.get("spent_usd", 0.0)),
+            raw=dict(body),
         )
 
 

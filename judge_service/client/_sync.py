@@ -22,7 +22,7 @@ from judge_service.client._http import (
     error_from_response,
     request_kwargs,
 )
-from judge_service.client._results import Judge, RunFields, RunInfo, Stats, UploadResult
+from judge_service.client._results import Estimate, Judge, RunFields, RunInfo, Stats, UploadResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -252,6 +252,11 @@ class Run(RunFields):
     def stats(self, by: str | None = None, axis: str | None = None) -> Stats:
         """The run's figures; `by` and `axis` are passed to the API as they are."""
         return self.client._run(_flows.stats(self.id, by, axis))
+
+    def estimate(self) -> Estimate:
+        """Tokens and cost of judging what is left of the run, predicted without a judge call:
+        what the run will take before it is queued, or before its budget is raised."""
+        return self.client._run(_flows.estimate(self.id))
 
     def retry_failed(self, reason: str | None = None) -> Self:
         """Queue the run's failed judge calls again (only those failed with `reason`, if given).

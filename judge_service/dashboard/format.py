@@ -3,15 +3,14 @@
 from collections.abc import Callable
 from typing import Any
 
-from judge_service.tables import ci_level, ci_range, p_value, pct
+from judge_service.tables import ci_level, ci_range, count, p_value, pct, usd
+
+# A run's status as the API names it, in words where the name alone does not say what to do.
+STATUS_LABELS = {"budget_exhausted": "budget reached"}
 
 
-def count(value: int | float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
-def usd(value: float | None) -> str:
-    return "no price set" if value is None else f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+def status(value: str) -> str:
+    return STATUS_LABELS.get(value, value)
 
 
 def kappa(value: float | None) -> str:
@@ -32,4 +31,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "usd": usd,
     "kappa": kappa,
     "width": width,
+    "status": status,
 }

@@ -55,6 +55,10 @@ class RunSummary:
         return finished / expected if expected else 0.0
 
     @property
+    def spent_usd(self) -> float | None:
+        return shown_spend(self.counts, self.cost_usd)
+
+    @property
     def tokens(self) -> int:
         return sum(u.input_tokens + u.output_tokens for u in self.usage.values())
 
@@ -105,6 +109,13 @@ def judge_costs(
 def total_cost(costs: dict[str, float | None]) -> float | None:
     values = list(costs.values())
     return None if any(v is None for v in values) else float(sum(v or 0.0 for v in values))
+
+
+def shown_spend(counts: RunCounts, cost_usd: float | None) -> float | None:
+    """The run's spend as the API reports it (`spent_usd`: stored costs, what a budget counts);
+    None while a judge has no price, whose calls store no cost, so the run does not read as free.
+    """
+    return None if cost_usd is None else counts.spent_usd
 
 
 def models(session: Session, project: Project) -> list[str]:
@@ -192,6 +203,7 @@ def run_page(
     counts = run_counts(session, [run.id])[run.id]
     usage = judge_usage(session, [run.id])[run.id]
     costs = judge_costs(run, usage, judges)
+    cost_usd = total_cost(costs)
     return {
         "run": run,
         "stats": stats,
@@ -201,7 +213,8 @@ def run_page(
         "counts": counts,
         "usage": usage,
         "costs": costs,
-        "cost_usd": total_cost(costs),
+        "cost_usd": cost_usd,
+        "spent_usd": shown_spend(counts, cost_usd),
         "simulated": {judge: is_simulated(run, judge) for judge in run.judges},
         "kappa": _kappa_matrix(run.judges, stats["agreement"]["pairs"]),
     }

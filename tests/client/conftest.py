@@ -12,13 +12,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 from urllib.parse import urlsplit
 
 import pytest
 
 from judge_service.client import JudgeClient
-from tests.conftest import Stack
+from tests.conftest import Stack, StackFactory, simulated_judges
 
 CutMode = Literal["mid-request", "after-request"]
 
@@ -219,3 +219,14 @@ def client(stack: Stack) -> Iterator[JudgeClient]:
 def unique(label: str) -> str:
     """Run names are global to the session's database; tests must not find each other's."""
     return f"{label} {uuid.uuid4().hex[:8]}"
+
+
+def priced_judges(simulator_url: str) -> dict[str, dict[str, Any]]:
+    """The stack's two judges with prices, so an estimate and a spend are in dollars."""
+    prices = {"input_usd_per_mtok": 2.5, "output_usd_per_mtok": 10.0}
+    return {name: {**judge, **prices} for name, judge in simulated_judges(simulator_url).items()}
+
+
+@pytest.fixture
+def priced_stack(stack_factory: StackFactory) -> Stack:
+    return stack_factory(judges=priced_judges)

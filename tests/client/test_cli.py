@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 
 from judge_service.demo.sample import sample_pairs, write_jsonl
+from judge_service.tables import count, usd
 from tests.client.conftest import unique
-from tests.conftest import Stack, create_run
+from tests.conftest import Stack, create_run, wait_until_done
 from tests.test_cli import cli
 
 PAIRS = 30
@@ -98,6 +99,8 @@ def test_errors_are_one_line_and_an_exit_code(stack: Stack, tmp_path: Path) -> N
     assert missing.returncode == 1
     assert "HTTP 404" in missing.stderr and "987654321" in missing.stderr
     assert "Traceback" not in missing.stderr
+    unknown = _cli(stack, "estimate", "987654321")
+    assert (unknown.returncode, unknown.stderr, unknown.stdout) == (1, missing.stderr, "")
 
     source = tmp_path / "pairs.jsonl"
     write_jsonl(source, sample_pairs(2))
@@ -125,3 +128,27 @@ def test_submit_passes_run_options(stack: Stack, tmp_path: Path) -> None:
     )
     refused = _cli(stack, *args, "--name", unique("budget"), "--budget-usd", "3")
     assert refused.returncode != 0 and "budget_usd" in refused.stderr
+
+
+def test_estimate_prints_the_api_estimate(priced_stack: Stack) -> None:
+    api = priced_stack.api
+    run = create_run(api, ["sim", "sim-anthropic"])
+    api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample_pairs(3)}).raise_for_status()
+    body = api.post(f"/v1/runs/{run['id']}/estimate").json()
+    assert _json(_cli(priced_stack, "estimate", str(run["id"]), "--json")) == body
+    plain = _cli(priced_stack, "estimate", str(run["id"]))
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.splitlines() == [
+        f"run {run['id']}: 12 judgments left, 0 of them from the cache (free)",
+        f"estimate: {count(body['input_tokens'])} input tokens, "
+        f"{count(body['output_tokens'])} output tokens, {usd(body['cost_usd'])}",
+        "spent so far: $0.0000",
+    ]
+    assert body["cost_usd"] > 0 and priced_stack.judge_calls() == 0
+
+    priced_stack.start_worker()
+    spent = wait_until_done(api, run["id"])["spent_usd"]
+    assert spent > 0
+    after = _cli(priced_stack, "estimate", str(run["id"])).stdout.splitlines()
+    assert after[0] == f"run {run['id']}: 0 judgments left, 0 of them from the cache (free)"
+    assert after[2] == f"spent so far: {usd(spent)}"

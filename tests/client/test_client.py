@@ -15,6 +15,7 @@ import pytest
 
 from judge_service.client import (
     AsyncJudgeClient,
+    Estimate,
     JudgeClient,
     JudgeConnectionError,
     JudgeServiceError,
@@ -321,6 +322,32 @@ def test_async_client_runs_the_same_path(stack: Stack, tmp_path: Path) -> None:
             assert run.id in [r.id for r in await client.runs()]
 
     asyncio.run(main())
+
+
+def test_estimate_is_the_api_one_sync_and_async(priced_stack: Stack) -> None:
+    url = str(priced_stack.api.base_url)
+    with JudgeClient(url, backoff=0.01) as client:
+        run = client.compare(
+            sample_pairs(3), judges=JUDGES, name=unique("estimate"), wait=False, progress=False
+        )
+        body = priced_stack.api.post(f"/v1/runs/{run.id}/estimate").json()
+        predicted = run.estimate()
+    assert isinstance(predicted, Estimate) and predicted.raw == body
+    # Every field typed, with the API's values (not read through `raw`).
+    fields = ("judgments", "cache_hits", "input_tokens", "output_tokens", "cost_usd", "spent_usd")
+    assert {name: predicted.__dict__[name] for name in fields} == {
+        name: body[name] for name in fields
+    }
+    assert predicted.judgments == 3 * 2 * 2 and predicted.input_tokens > 0
+    assert predicted.cost_usd is not None and predicted.cost_usd > 0
+
+    async def estimate_async() -> Estimate:
+        async with AsyncJudgeClient(url, backoff=0.01) as client:
+            return await (await client.run(run.id)).estimate()
+
+    awaited = asyncio.run(estimate_async())
+    assert awaited == predicted and awaited.raw == body
+    assert priced_stack.judge_calls() == 0  # predicted, not judged
 
 
 def test_importing_the_client_does_not_import_pandas() -> None:

@@ -5,6 +5,7 @@ which is itself checked against independent counts in tests/api/test_stats.py.
 """
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Judgment
 from judge_service.demo.sample import sample_pairs
+from judge_service.tables import usd
 from tests.api.plans import apply_plan, random_plan
 from tests.conftest import create_run
 
@@ -91,6 +93,8 @@ def test_run_page_shows_the_stats_api_figures(
     # No prices configured: tokens are shown, cost is not guessed, for each judge and in total.
     assert html.count('class="r">no price set</td>') == 2
     assert 'data-testid="cost">no price set<' in html
+    # Nor the spend: unpriced calls store no cost, and the run is not shown as free.
+    assert 'data-testid="spent">no price set<' in html and 'data-testid="budget"' not in html
 
 
 def test_live_fragment_is_the_run_body(pg_api: httpx.Client, judged_run: dict[str, Any]) -> None:
@@ -265,7 +269,9 @@ def test_pages_load_nothing_from_other_hosts(pg_api: httpx.Client) -> None:
     )
 
 
-def test_cost_is_tokens_at_the_configured_prices(pg_settings: Settings, pg_url: str) -> None:
+@pytest.fixture
+def priced_api(pg_settings: Settings) -> Iterator[httpx.Client]:
+    """The API on the session's database with its judges priced ($2.5 / $10 per M tokens)."""
     judges = {
         name: config.model_copy(update={"input_usd_per_mtok": 2.5, "output_usd_per_mtok": 10.0})
         for name, config in pg_settings.judges.items()
@@ -280,24 +286,65 @@ def test_cost_is_tokens_at_the_configured_prices(pg_settings: Settings, pg_url: 
         BackgroundServer(create_app(priced)) as server,
         httpx.Client(base_url=server.url, timeout=30) as api,
     ):
-        run = create_run(api, [S])
-        pairs = sample_pairs(4)
-        assert api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
-        apply_plan(
-            pg_url, run["id"], {p["external_id"]: {S: {"baseline_first": "tie"}} for p in pairs}
+        yield api
+
+
+def _judged_in_one_order(
+    api: httpx.Client, pg_url: str, run: dict[str, Any], pairs: list[dict[str, Any]], judged: int
+) -> None:
+    """Upload `pairs`; the first `judged` get a done baseline-first judgment, the rest wait."""
+    assert api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
+    plan = {p["external_id"]: {S: {"baseline_first": "tie"}} for p in pairs[:judged]}
+    apply_plan(pg_url, run["id"], plan)
+
+
+def _set_done(pg_url: str, run_id: int, **values: Any) -> None:
+    """Write what a worker stores with each done judgment (tokens, cost) into the run's rows."""
+    with session_factory(pg_url)() as session:
+        session.execute(
+            update(Judgment)
+            .where(Judgment.run_id == run_id, Judgment.status == "done")
+            .values(**values)
         )
-        with session_factory(pg_url)() as session:
-            session.execute(
-                update(Judgment)
-                .where(Judgment.run_id == run["id"], Judgment.status == "done")
-                .values(input_tokens=100_000, output_tokens=20_000)
-            )
-            session.commit()
-        # 4 calls x (0.1 M x $2.5 + 0.02 M x $10) = 4 x $0.45 = $1.80
-        html = _page(api, f"/runs/{run['id']}")
-        (cost,) = re.findall(r'data-testid="cost">([^<]+)<', html)
-        assert cost == "$1.80"
-        assert "$1.80" in _page(api, "/", model="tuned")
+        session.commit()
+
+
+def test_cost_is_tokens_at_the_configured_prices(priced_api: httpx.Client, pg_url: str) -> None:
+    run = create_run(priced_api, [S])
+    _judged_in_one_order(priced_api, pg_url, run, sample_pairs(4), judged=4)
+    _set_done(pg_url, run["id"], input_tokens=100_000, output_tokens=20_000)
+    # 4 calls x (0.1 M x $2.5 + 0.02 M x $10) = 4 x $0.45 = $1.80
+    html = _page(priced_api, f"/runs/{run['id']}")
+    (cost,) = re.findall(r'data-testid="cost">([^<]+)<', html)
+    assert cost == "$1.80"
+    assert "$1.80" in _page(priced_api, "/", model="tuned")
+
+
+def test_spend_and_budget_are_the_run_api_ones(priced_api: httpx.Client, pg_url: str) -> None:
+    """A run whose stored spend reached its budget reads as such; one under it does not."""
+    pairs = sample_pairs(4)
+    reached = create_run(priced_api, [S], candidate="budget-dash", budget_usd=0.01)
+    under = create_run(priced_api, [S], candidate="budget-dash", budget_usd=5)
+    for run, cost in ((reached, 0.006), (under, 0.25)):
+        _judged_in_one_order(priced_api, pg_url, run, pairs, judged=2)  # 2 of 8 calls done
+        _set_done(pg_url, run["id"], cost_usd=cost)
+    runs = {run["id"]: priced_api.get(f"/v1/runs/{run['id']}").json() for run in (reached, under)}
+    assert [r["status"] for r in runs.values()] == ["budget_exhausted", "running"]
+    listed = _page(priced_api, "/", model="budget-dash")
+    for run_id, run in runs.items():
+        page = _page(priced_api, f"/runs/{run_id}")
+        (row,) = re.findall(rf'<tr data-run-id="{run_id}">(.*?)</tr>', listed, re.S)
+        for html in (page, row):
+            (spent,) = _attrs(html, 'data-testid="spend" data-spent')
+            assert float(spent) == run["spent_usd"] > 0
+            assert re.findall(r'data-testid="spent">([^<]+)<', html) == [usd(run["spent_usd"])]
+            assert re.findall(r'data-testid="budget">([^<]+)<', html) == [usd(run["budget_usd"])]
+            reached_shown = "budget reached, raise it to resume" in html
+            assert reached_shown == (run["status"] == "budget_exhausted")
+    html = _page(priced_api, f"/runs/{reached['id']}")
+    assert "budget reached: 2 of 8 judge calls finished" in html
+    assert f"<code>PATCH /v1/runs/{reached['id']}</code>" in html
+    assert "budget_exhausted" not in html.replace('data-status="budget_exhausted"', "")
 
 
 def test_hostile_query_values_are_never_a_server_error(
