@@ -253,15 +253,21 @@ async def _judge_all(
             log.warning("judge reply unusable: %s", result.error, extra=item.log_fields)
         return item, result
 
+    # Calls report to a queue as they finish; `asyncio.wait` on the pending set instead
+    # walked every call in flight at each write, quadratic in a chunk's size.
+    finished: asyncio.Queue[asyncio.Future[tuple[WorkItem, Result | None]]] = asyncio.Queue()
     calls = {asyncio.ensure_future(one(item)) for item in items}
+    for call in calls:
+        call.add_done_callback(finished.put_nowait)
     try:
         while calls:
             # Whatever finished while the last write ran is written next, in one transaction.
-            finished, calls = await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
+            done = [await finished.get()]
+            while not finished.empty():
+                done.append(finished.get_nowait())
+            calls.difference_update(done)
             results = [
-                (item, result)
-                for item, result in (f.result() for f in finished)
-                if result is not None
+                (item, result) for item, result in (f.result() for f in done) if result is not None
             ]
             if not results:
                 continue
