@@ -33,7 +33,7 @@ class AdaptiveConcurrency:
         finally:
             async with self._changed:
                 self.in_flight -= 1
-                self._changed.notify_all()
+                self._changed.notify()  # one slot freed: one waiter, not all of them
 
     def throttled(self, epoch: int) -> None:
         """A call started at `epoch` was refused (429/529): halve, once per episode."""
@@ -50,4 +50,4 @@ class AdaptiveConcurrency:
             self._successes = 0
             async with self._changed:
                 self.limit += 1
-                self._changed.notify_all()
+                self._changed.notify()
