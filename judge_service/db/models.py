@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -143,6 +144,8 @@ class Run(Base):
     cache: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Once the run's stored spend reaches this, none of its judgments is claimed any more.
     budget_usd: Mapped[float | None] = mapped_column(Float)
+    # The sum of its judgments' cost_usd, kept by the writes that store them (jobs/claims.py).
+    spent_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pairs: Mapped[list["Pair"]] = relationship(back_populates="run", passive_deletes=True)

@@ -34,7 +34,7 @@ class RunCounts:
     judgments_failed: int = 0
     judgments_running: int = 0
     failed_by_reason: dict[str, int] = field(default_factory=dict)
-    spent_usd: float = 0.0  # stored costs
+    spent_usd: float = 0.0  # the run's running total of its judgments' stored costs
     budget_usd: float | None = None
 
     @property
@@ -71,23 +71,20 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
             select(Pair.run_id, func.count()).where(Pair.run_id.in_(run_ids)).group_by(Pair.run_id)
         ).all()
     )
-    budgets = dict(session.execute(select(Run.id, Run.budget_usd).where(Run.id.in_(run_ids))).all())
+    budgets = {
+        run_id: (budget, spent)
+        for run_id, budget, spent in session.execute(
+            select(Run.id, Run.budget_usd, Run.spent_usd).where(Run.id.in_(run_ids))
+        )
+    }
     by_status: dict[int, dict[str, int]] = {}
     reasons: dict[int, dict[str, int]] = {}
-    spent: dict[int, float] = {}
-    # One pass: counts by status, and by error kind among the failed; stored spend.
-    for run_id, status, error_kind, count, cost in session.execute(
-        select(
-            Judgment.run_id,
-            Judgment.status,
-            FAILED_KIND,
-            func.count(),
-            func.coalesce(func.sum(Judgment.cost_usd), 0.0),
-        )
+    # One pass: counts by status, and by error kind among the failed.
+    for run_id, status, error_kind, count in session.execute(
+        select(Judgment.run_id, Judgment.status, FAILED_KIND, func.count())
         .where(Judgment.run_id.in_(run_ids))
         .group_by(Judgment.run_id, Judgment.status, FAILED_KIND)
     ).all():
-        spent[run_id] = spent.get(run_id, 0.0) + float(cost)
         statuses = by_status.setdefault(run_id, {})
         statuses[status] = statuses.get(status, 0) + count
         if status == JudgmentStatus.FAILED:
@@ -102,8 +99,8 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
             judgments_failed=statuses.get(JudgmentStatus.FAILED, 0),
             judgments_running=statuses.get(JudgmentStatus.RUNNING, 0),
             failed_by_reason=reasons.get(run_id, {}),
-            spent_usd=spent.get(run_id, 0.0),
-            budget_usd=budgets.get(run_id),
+            spent_usd=budgets[run_id][1] if run_id in budgets else 0.0,
+            budget_usd=budgets[run_id][0] if run_id in budgets else None,
         )
     return counts
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -95,26 +95,15 @@ def claimable(now: datetime) -> ColumnElement[bool]:
 
 
 def within_budget() -> ColumnElement[bool]:
-    """The judgment's run has no budget, or has spent less than it (stored costs).
+    """The judgment's run has no budget, or has spent less than it.
 
     Checked in the claim itself, so once a run's spend reaches its budget no worker, live or
     batch, claims another of its judgments and the reconciler queues none: only calls
-    already in flight still finish. The exhausted runs are one uncorrelated subquery (the
-    database evaluates it once per statement, not per row), summing only the runs that have
-    a budget and something left to judge.
+    already in flight still finish. The spend is the run's running total (`runs.spent_usd`,
+    kept by `store_in`): one number per run, where summing its judgments at every claim
+    grew with the run.
     """
-    run, spent_by, left = aliased(Run), aliased(Judgment), aliased(Judgment)
-    spent = (
-        select(func.coalesce(func.sum(spent_by.cost_usd), 0.0))
-        .where(spent_by.run_id == run.id)
-        .scalar_subquery()
-    )
-    unfinished = left.status.in_([JudgmentStatus.PENDING, JudgmentStatus.RUNNING])
-    exhausted = select(run.id).where(
-        run.budget_usd.is_not(None),
-        select(left.id).where(left.run_id == run.id, unfinished).exists(),
-        spent >= run.budget_usd,
-    )
+    exhausted = select(Run.id).where(Run.budget_usd.is_not(None), Run.spent_usd >= Run.budget_usd)
     return Judgment.run_id.not_in(exhausted)
 
 
@@ -265,37 +254,50 @@ def store_in(
     before the commit, then written by primary key in one executemany: a statement built
     and compiled once per group instead of once per result (0.48 -> 0.09 ms of CPU each).
     The UPDATE keeps the token in its WHERE as well, for SQLite, which has no row locks.
+    Each run's `spent_usd` moves by what the group's costs add, so it stays the sum of its
+    judgments' costs.
     `batch`: the calls went through a provider batch API, priced at the batch discount.
     """
     if not results:
         return []
-    held = set(
-        session.scalars(
-            select(Judgment.id)
+    # id -> the cost stored before (a failed attempt's, when retried): what the write replaces.
+    held = {
+        judgment_id: cost
+        for judgment_id, cost in session.execute(
+            select(Judgment.id, Judgment.cost_usd)
             .where(
                 Judgment.id.in_([item.judgment_id for item, _ in results]),
                 Judgment.claim_token == token,
             )
             .with_for_update()
         )
-    )
-    # A claim is spent by its first write: a judgment named twice is written once.
-    written = []
-    for item, _result in results:
-        written.append(item.judgment_id in held)
-        held.discard(item.judgment_id)
+    }
     finished_at = utcnow()
-    rows = [
-        _result_row(item, result, batch, finished_at)
-        for (item, result), write in zip(results, written, strict=True)
-        if write
-    ]
+    rows: list[dict[str, Any]] = []
+    spent: dict[int, float] = {}
+    written = []
+    for item, result in results:
+        # A claim is spent by its first write: a judgment named twice is written once.
+        write = item.judgment_id in held
+        written.append(write)
+        if not write:
+            continue
+        row = _result_row(item, result, batch, finished_at)
+        rows.append(row)
+        change = (row["cost_usd"] or 0.0) - (held.pop(item.judgment_id) or 0.0)
+        spent[item.run_id] = spent.get(item.run_id, 0.0) + change
     if rows:
         session.execute(
             update(Judgment).where(Judgment.claim_token == token),
             rows,
             execution_options={"synchronize_session": None},
         )
+    # Runs in id order: two writers locking the same runs never wait on each other in a cycle.
+    for run_id, change in sorted(spent.items()):
+        if change:
+            session.execute(
+                update(Run).where(Run.id == run_id).values(spent_usd=Run.spent_usd + change)
+            )
     return written
 
 

@@ -66,16 +66,13 @@ def estimate_run(session: Session, run: Run, judges: dict[str, JudgeConfig]) -> 
             if config is not None
             else None
         )
-    spent = session.scalar(
-        select(func.coalesce(func.sum(Judgment.cost_usd), 0.0)).where(Judgment.run_id == run.id)
-    )
     return Estimate(
         judgments=len(unfinished),
         cache_hits=hits,
         input_tokens=sum(prompt_tokens.values()),
         output_tokens=sum(output_tokens.values()),
         cost_usd=None if None in costs else float(sum(c or 0.0 for c in costs)),
-        spent_usd=float(spent or 0.0),
+        spent_usd=run.spent_usd,
     )
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory
-from judge_service.db.models import Judgment
+from judge_service.db.models import Judgment, Run
 from judge_service.demo.sample import sample_pairs
 from judge_service.tables import usd
 from tests.api.plans import apply_plan, random_plan
@@ -299,12 +299,19 @@ def _judged_in_one_order(
 
 
 def _set_done(pg_url: str, run_id: int, **values: Any) -> None:
-    """Write what a worker stores with each done judgment (tokens, cost) into the run's rows."""
+    """Write what a worker stores with each done judgment (tokens, cost) into the run's rows,
+    and the run's spend as the worker keeps it: the sum of its judgments' costs."""
     with session_factory(pg_url)() as session:
         session.execute(
             update(Judgment)
             .where(Judgment.run_id == run_id, Judgment.status == "done")
             .values(**values)
+        )
+        costs = select(func.coalesce(func.sum(Judgment.cost_usd), 0.0)).where(
+            Judgment.run_id == run_id
+        )
+        session.execute(
+            update(Run).where(Run.id == run_id).values(spent_usd=costs.scalar_subquery())
         )
         session.commit()
 

@@ -278,3 +278,51 @@ def test_0008_keeps_judgments_and_their_tokens_and_drops_only_its_columns(
         run_columns = {c["name"] for c in inspect(engine).get_columns("runs")}
         assert not {"cache", "budget_usd"} & run_columns
     engine.dispose()
+
+
+def test_0009_sets_each_runs_spend_from_its_judgments_and_keeps_them_on_the_way_down(
+    empty_db: str,
+) -> None:
+    migrate.upgrade(empty_db, "0008")
+    engine = create_engine(empty_db)
+    with engine.begin() as conn:
+        (project_id,) = conn.execute(text("SELECT id FROM projects")).one()
+        for run_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO runs (id, project_id, name, baseline, candidate, judges, swap, "
+                    "rubric_name, rubric_version, rubric, judge_configs, scale, strong_weight, "
+                    f"mode, cache, created_at) VALUES ({run_id}, {project_id}, 'r', 'b', 'c', "
+                    "'[\"j\"]', true, 'general', 1, '{}', '{}', '3-way', 3, 'live', true, "
+                    "CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
+                    "baseline_trace, candidate_trace, baseline_chars, candidate_chars, "
+                    f"created_at) VALUES ({run_id}, {run_id}, 'p', 'q', '[]', '{{}}', 'bt', "
+                    "'ct', 2, 2, CURRENT_TIMESTAMP)"
+                )
+            )
+        # Run 1: two priced judgments and one from before prices were stored; run 2: none.
+        for judgment_id, order, cost in ((1, "a", "0.25"), (2, "b", "0.5"), (3, "c", "NULL")):
+            conn.execute(
+                text(
+                    'INSERT INTO judgments (id, run_id, pair_id, judge, "order", status, '
+                    f"attempts, cost_usd, created_at) VALUES ({judgment_id}, 1, 1, 'j', "
+                    f"'{order}', 'done', 1, {cost}, CURRENT_TIMESTAMP)"
+                )
+            )
+    for _ in range(2):  # up, down, up again: the judgments and their costs survive each way
+        migrate.upgrade(empty_db)
+        with engine.connect() as conn:
+            spent = dict(conn.execute(text("SELECT id, spent_usd FROM runs ORDER BY id")).all())
+        assert spent == {1: 0.75, 2: 0.0}
+
+        migrate.downgrade(empty_db, "0008")
+        with engine.connect() as conn:
+            costs = conn.execute(text("SELECT cost_usd FROM judgments ORDER BY id")).scalars()
+            assert list(costs) == [0.25, 0.5, None]
+        assert "spent_usd" not in {c["name"] for c in inspect(engine).get_columns("runs")}
+    engine.dispose()

@@ -8,12 +8,19 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from judge_service.background import BackgroundServer
-from judge_service.config import Settings
+from judge_service.config import JudgeConfig, Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Judgment, JudgmentStatus, Run, utcnow
 from judge_service.db.projects import default_project
 from judge_service.db.queries import insert_pairs
-from judge_service.jobs.claims import Result, WorkItem, claim, release, store_many
+from judge_service.jobs.claims import (
+    Result,
+    WorkItem,
+    claim,
+    release,
+    store_many,
+    within_budget,
+)
 from judge_service.jobs.judge_pairs import interpret, judge_chunk
 from judge_service.judging.prompt import render_prompt
 from judge_service.judging.providers import JudgeReply
@@ -169,3 +176,49 @@ def test_a_group_of_results_is_written_in_two_statements(
     assert len(statements) == 2, statements
     assert statements[0].lstrip().startswith("SELECT") and "FOR UPDATE" in statements[0]
     assert statuses(sessions, ids) == ["done"] * 20
+
+
+def test_a_runs_spend_stays_the_sum_of_its_judgments_costs_through_a_retry(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The budget reads the run's running total; a retried call replaces its old cost."""
+    priced = JudgeConfig(
+        provider="openai",
+        model="m",
+        api_key_env="UNUSED",
+        input_usd_per_mtok=1.0,
+        output_usd_per_mtok=4.0,
+    )
+    ids = make_pairs(sessions, 3, ["sim"])
+    items = claim(sessions, ids, "token-s", lease_s=600, judges={"sim": priced})
+    done = Result(JudgmentStatus.DONE, verdict="candidate", input_tokens=1_000, output_tokens=100)
+    broken = Result(JudgmentStatus.FAILED, error_kind="parse_error", input_tokens=2_000)
+    results = [(item, done) for item in items[:-1]] + [(items[-1], broken)]
+    assert store_many(sessions, "token-s", results) == [True] * 6
+
+    def spend() -> tuple[float, float]:
+        with sessions() as session:
+            run_id = items[0].run_id
+            total = session.scalar(select(Run.spent_usd).where(Run.id == run_id))
+            costs = session.scalars(select(Judgment.cost_usd).where(Judgment.run_id == run_id))
+            return float(total or 0.0), sum(cost or 0.0 for cost in costs)
+
+    # 5 x (1,000 in at $1/M + 100 out at $4/M) + 2,000 in at $1/M
+    assert spend() == pytest.approx((5 * 0.0014 + 0.002, 5 * 0.0014 + 0.002))
+
+    with sessions.begin() as session:  # what retry-failed does to the failed judgment
+        session.execute(
+            update(Judgment)
+            .where(Judgment.id == items[-1].judgment_id)
+            .values(status=JudgmentStatus.PENDING, claim_token=None, lease_expires_at=None)
+        )
+    (again,) = claim(sessions, ids, "token-t", lease_s=600, judges={"sim": priced})
+    assert store_many(sessions, "token-t", [(again, done)]) == [True]
+    assert spend() == pytest.approx((6 * 0.0014, 6 * 0.0014))
+
+
+def test_the_claims_budget_check_reads_each_runs_total_not_its_judgments() -> None:
+    """Summing a budgeted run's judgments at every claim grew with the run."""
+    sql = str(within_budget()).lower()
+    assert "runs.spent_usd >= runs.budget_usd" in sql
+    assert "sum(" not in sql and "judgments_1" not in sql
