@@ -2,12 +2,14 @@
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from judge_service.db import migrate
 from judge_service.db.models import Base
@@ -22,6 +24,55 @@ TABLES = {
     "api_keys",
     "provider_batches",
 }
+
+
+CREATED = datetime(2026, 11, 1, tzinfo=UTC)
+# What 0002 added to every run, as the code of that time filled it in.
+RUBRIC_COLUMNS = {
+    "rubric_name": "general",
+    "rubric_version": 1,
+    "rubric": "{}",
+    "judge_configs": "{}",
+    "scale": "3-way",
+    "strong_weight": 3,
+}
+
+
+def insert_row(conn: Connection, table: str, **values: Any) -> None:
+    """A row in an older revision's schema: raw SQL, since the models are the latest one."""
+    names = ", ".join(f'"{name}"' for name in values)
+    params = ", ".join(f":{name}" for name in values)
+    conn.execute(text(f"INSERT INTO {table} ({names}) VALUES ({params})"), values)
+
+
+def insert_run(conn: Connection, run_id: int, **columns: Any) -> None:
+    defaults = {"name": "old", "baseline": "b", "candidate": "c", "judges": '["j"]', "swap": True}
+    insert_row(conn, "runs", id=run_id, **(defaults | {"created_at": CREATED} | columns))
+
+
+def insert_pair(conn: Connection, pair_id: int, run_id: int, **columns: Any) -> None:
+    defaults = {
+        "external_id": "p",
+        "question": "q",
+        "image_urls": "[]",
+        "metadata": "{}",
+        "baseline_trace": "bt",
+        "candidate_trace": "ct",
+        "created_at": CREATED,
+    }
+    insert_row(conn, "pairs", id=pair_id, run_id=run_id, **(defaults | columns))
+
+
+def insert_judgment(conn: Connection, judgment_id: int, run_id: int, **columns: Any) -> None:
+    defaults = {
+        "pair_id": run_id,
+        "judge": "j",
+        "order": "baseline_first",
+        "status": "done",
+        "attempts": 1,
+        "created_at": CREATED,
+    }
+    insert_row(conn, "judgments", id=judgment_id, run_id=run_id, **(defaults | columns))
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -62,26 +113,9 @@ def test_0002_keeps_existing_runs_and_describes_them(empty_db: str) -> None:
     migrate.upgrade(empty_db, "0001")
     engine = create_engine(empty_db)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, name, baseline, candidate, judges, swap, created_at) "
-                "VALUES (1, 'old', 'b', 'c', '[\"j\"]', true, CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
-                "baseline_trace, candidate_trace, created_at) VALUES (1, 1, 'p', 'q', '[]', "
-                "'{\"modality\": \"CT\"}', 'bt', 'ct', CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                'INSERT INTO judgments (id, run_id, pair_id, judge, "order", status, attempts, '
-                "label, verdict, created_at) VALUES (1, 1, 1, 'j', 'baseline_first', 'done', 1, "
-                "'A', 'baseline', CURRENT_TIMESTAMP)"
-            )
-        )
+        insert_run(conn, 1)
+        insert_pair(conn, 1, 1, metadata='{"modality": "CT"}')
+        insert_judgment(conn, 1, 1, label="A", verdict="baseline")
     migrate.upgrade(empty_db)
     with engine.connect() as conn:
         run = conn.execute(text("SELECT * FROM runs")).mappings().one()
@@ -108,21 +142,8 @@ def test_0004_measures_existing_traces_and_keeps_them_on_the_way_down(empty_db: 
     migrate.upgrade(empty_db, "0003")
     engine = create_engine(empty_db)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, name, baseline, candidate, judges, swap, rubric_name, "
-                "rubric_version, rubric, judge_configs, scale, strong_weight, created_at) VALUES "
-                "(1, 'old', 'b', 'c', '[\"j\"]', true, 'general', 1, '{}', '{}', '3-way', 3, "
-                "CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
-                "baseline_trace, candidate_trace, created_at) VALUES (1, 1, 'p', 'q', '[]', "
-                "'{}', 'short', 'longer ✓ trace', CURRENT_TIMESTAMP)"
-            )
-        )
+        insert_run(conn, 1, **RUBRIC_COLUMNS)
+        insert_pair(conn, 1, 1, baseline_trace="short", candidate_trace="longer ✓ trace")
     migrate.upgrade(empty_db)
     with engine.connect() as conn:
         pair = conn.execute(text("SELECT * FROM pairs")).mappings().one()
@@ -144,14 +165,7 @@ def test_0005_puts_existing_runs_in_the_default_project_and_keeps_them_on_the_wa
     engine = create_engine(empty_db)
     with engine.begin() as conn:
         for run_id in (1, 2):
-            conn.execute(
-                text(
-                    "INSERT INTO runs (id, name, baseline, candidate, judges, swap, rubric_name, "
-                    "rubric_version, rubric, judge_configs, scale, strong_weight, created_at) "
-                    f"VALUES ({run_id}, 'old', 'b', 'c', '[\"j\"]', true, 'general', 1, '{{}}', "
-                    "'{}', '3-way', 3, CURRENT_TIMESTAMP)"
-                )
-            )
+            insert_run(conn, run_id, **RUBRIC_COLUMNS)
     migrate.upgrade(empty_db)
     with engine.connect() as conn:
         (default_id,) = conn.execute(text("SELECT id FROM projects WHERE name = 'default'")).one()
@@ -176,32 +190,12 @@ def test_0007_makes_existing_runs_live_and_keeps_batch_runs_judgments_on_the_way
     engine = create_engine(empty_db)
     with engine.begin() as conn:
         (project_id,) = conn.execute(text("SELECT id FROM projects")).one()
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, project_id, name, baseline, candidate, judges, swap, "
-                "rubric_name, rubric_version, rubric, judge_configs, scale, strong_weight, "
-                f"created_at) VALUES (1, {project_id}, 'old', 'b', 'c', '[\"j\"]', true, "
-                "'general', 1, '{}', '{}', '3-way', 3, CURRENT_TIMESTAMP)"
-            )
-        )
+        insert_run(conn, 1, project_id=project_id, **RUBRIC_COLUMNS)
     migrate.upgrade(empty_db)
     with engine.begin() as conn:
         assert conn.execute(text("SELECT mode FROM runs")).scalar_one() == "live"
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, project_id, name, baseline, candidate, judges, swap, "
-                "rubric_name, rubric_version, rubric, judge_configs, scale, strong_weight, mode, "
-                f"created_at) VALUES (2, {project_id}, 'batched', 'b', 'c', '[\"j\"]', true, "
-                "'general', 1, '{}', '{}', '3-way', 3, 'batch', CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
-                "baseline_trace, candidate_trace, baseline_chars, candidate_chars, created_at) "
-                "VALUES (1, 2, 'p', 'q', '[]', '{}', 'bt', 'ct', 2, 2, CURRENT_TIMESTAMP)"
-            )
-        )
+        insert_run(conn, 2, project_id=project_id, name="batched", mode="batch", **RUBRIC_COLUMNS)
+        insert_pair(conn, 1, 2, baseline_chars=2, candidate_chars=2)
         conn.execute(
             text(
                 "INSERT INTO provider_batches (id, run_id, judge, provider, provider_batch_id, "
@@ -210,13 +204,7 @@ def test_0007_makes_existing_runs_live_and_keeps_batch_runs_judgments_on_the_way
                 "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
-        conn.execute(
-            text(
-                'INSERT INTO judgments (id, run_id, pair_id, judge, "order", status, attempts, '
-                "label, verdict, batch_id, created_at) VALUES (1, 2, 1, 'j', 'baseline_first', "
-                "'done', 1, 'A', 'baseline', 1, CURRENT_TIMESTAMP)"
-            )
-        )
+        insert_judgment(conn, 1, 2, pair_id=1, label="A", verdict="baseline", batch_id=1)
 
     migrate.downgrade(empty_db, "0005")
     with engine.connect() as conn:
@@ -235,28 +223,9 @@ def test_0008_keeps_judgments_and_their_tokens_and_drops_only_its_columns(
     engine = create_engine(empty_db)
     with engine.begin() as conn:
         (project_id,) = conn.execute(text("SELECT id FROM projects")).one()
-        conn.execute(
-            text(
-                "INSERT INTO runs (id, project_id, name, baseline, candidate, judges, swap, "
-                "rubric_name, rubric_version, rubric, judge_configs, scale, strong_weight, mode, "
-                f"created_at) VALUES (1, {project_id}, 'old', 'b', 'c', '[\"j\"]', true, "
-                "'general', 1, '{}', '{}', '3-way', 3, 'live', CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
-                "baseline_trace, candidate_trace, baseline_chars, candidate_chars, created_at) "
-                "VALUES (1, 1, 'p', 'q', '[]', '{}', 'bt', 'ct', 2, 2, CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                'INSERT INTO judgments (id, run_id, pair_id, judge, "order", status, attempts, '
-                "verdict, input_tokens, output_tokens, created_at) VALUES (1, 1, 1, 'j', "
-                "'baseline_first', 'done', 1, 'baseline', 900, 80, CURRENT_TIMESTAMP)"
-            )
-        )
+        insert_run(conn, 1, project_id=project_id, mode="live", **RUBRIC_COLUMNS)
+        insert_pair(conn, 1, 1, baseline_chars=2, candidate_chars=2)
+        insert_judgment(conn, 1, 1, verdict="baseline", input_tokens=900, output_tokens=80)
     added = {"cached_input_tokens", "cost_usd", "cache_key", "cached_from_id"}
     for _ in range(2):  # up, down, up again: the data survives each way
         migrate.upgrade(empty_db)
@@ -288,32 +257,13 @@ def test_0009_sets_each_runs_spend_from_its_judgments_and_keeps_them_on_the_way_
     with engine.begin() as conn:
         (project_id,) = conn.execute(text("SELECT id FROM projects")).one()
         for run_id in (1, 2):
-            conn.execute(
-                text(
-                    "INSERT INTO runs (id, project_id, name, baseline, candidate, judges, swap, "
-                    "rubric_name, rubric_version, rubric, judge_configs, scale, strong_weight, "
-                    f"mode, cache, created_at) VALUES ({run_id}, {project_id}, 'r', 'b', 'c', "
-                    "'[\"j\"]', true, 'general', 1, '{}', '{}', '3-way', 3, 'live', true, "
-                    "CURRENT_TIMESTAMP)"
-                )
+            insert_run(
+                conn, run_id, project_id=project_id, mode="live", cache=True, **RUBRIC_COLUMNS
             )
-            conn.execute(
-                text(
-                    "INSERT INTO pairs (id, run_id, external_id, question, image_urls, metadata, "
-                    "baseline_trace, candidate_trace, baseline_chars, candidate_chars, "
-                    f"created_at) VALUES ({run_id}, {run_id}, 'p', 'q', '[]', '{{}}', 'bt', "
-                    "'ct', 2, 2, CURRENT_TIMESTAMP)"
-                )
-            )
+            insert_pair(conn, run_id, run_id, baseline_chars=2, candidate_chars=2)
         # Run 1: two priced judgments and one from before prices were stored; run 2: none.
-        for judgment_id, order, cost in ((1, "a", "0.25"), (2, "b", "0.5"), (3, "c", "NULL")):
-            conn.execute(
-                text(
-                    'INSERT INTO judgments (id, run_id, pair_id, judge, "order", status, '
-                    f"attempts, cost_usd, created_at) VALUES ({judgment_id}, 1, 1, 'j', "
-                    f"'{order}', 'done', 1, {cost}, CURRENT_TIMESTAMP)"
-                )
-            )
+        for judgment_id, order, cost in ((1, "a", 0.25), (2, "b", 0.5), (3, "c", None)):
+            insert_judgment(conn, judgment_id, 1, order=order, cost_usd=cost)
     for _ in range(2):  # up, down, up again: the judgments and their costs survive each way
         migrate.upgrade(empty_db)
         with engine.connect() as conn:
