@@ -37,8 +37,9 @@ class JudgeWorker(Worker):
         load_sdks()  # once here, not in every work horse
         # What is loaded by now lives as long as the worker: out of the collector's sight
         # (`gc.freeze`), neither the worker's full collections nor a fresh horse's walk it,
-        # and a horse does not copy its pages by touching them. Frozen once, here: freezing
-        # at each fork and thawing after cost the worker a full collection every few jobs.
+        # so a horse's collections no longer write to (and so copy) every inherited page.
+        # Frozen once, here: freezing at each fork and thawing after cost the worker a full
+        # collection every few jobs.
         gc.freeze()
 
     @property
