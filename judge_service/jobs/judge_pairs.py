@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -54,6 +55,14 @@ from judge_service.ops.throttling import ThrottleCounter
 log = logging.getLogger(__name__)
 FOLLOW_UP_SEPARATOR = "\n\n----- follow-up reply -----\n\n"
 OUTCOMES = ("done", "failed", "lost")  # of a claimed judgment's result; else it was released
+# How long a finished call's result may wait for others to share its write. One write per
+# result cost a third of a judgment's CPU where replies trickle in (a provider's rate limit
+# paces them); a result keeps its judge's slot while it waits, so a worker killed at any
+# moment still leaves at most one call per slot to make again.
+WRITE_WINDOW_S = 0.25
+# A call's item, its result (None: not called, the job was stopping), and the judge's slot
+# it holds until the result is stored (None: it took none).
+Finished = tuple[WorkItem, Result | None, AdaptiveConcurrency | None]
 
 
 @dataclass(frozen=True)
@@ -236,50 +245,69 @@ async def _judge_all(
     for name, failure in unavailable.items():
         log.error("judge %s cannot be called: %s", name, failure.error, extra={"judge": name})
 
-    async def one(item: WorkItem) -> tuple[WorkItem, Result | None]:
-        """The item's result, or None when asked to stop before its call started."""
+    async def one(item: WorkItem) -> Finished:
+        """The item's result, or None when asked to stop before its call started.
+
+        A called judge's slot stays taken until the writer has stored the result.
+        """
         if item.judge in unavailable:
-            return item, unavailable[item.judge]
+            return item, unavailable[item.judge], None
+        limit = limits[item.judge]
+        await limit.acquire()
         try:
-            async with limits[item.judge].slot():
-                if stop.is_set():
-                    return item, None
-                replies = await call_judge(providers[item.judge], item)
+            if stop.is_set():
+                await limit.release()
+                return item, None, None
+            replies = await call_judge(providers[item.judge], item)
         except Exception as exc:
             log.warning("judge call failed: %r", exc, extra=item.log_fields)
-            return item, _failure(*describe_error(exc))
+            return item, _failure(*describe_error(exc)), limit
+        except BaseException:
+            await limit.release()
+            raise
         result = interpret(replies, item)
         if result.status is JudgmentStatus.FAILED:
             log.warning("judge reply unusable: %s", result.error, extra=item.log_fields)
-        return item, result
+        return item, result, limit
 
     # Calls report to a queue as they finish; `asyncio.wait` on the pending set instead
     # walked every call in flight at each write, quadratic in a chunk's size.
-    finished: asyncio.Queue[asyncio.Future[tuple[WorkItem, Result | None]]] = asyncio.Queue()
+    finished: asyncio.Queue[asyncio.Future[Finished]] = asyncio.Queue()
     calls = {asyncio.ensure_future(one(item)) for item in items}
     for call in calls:
         call.add_done_callback(finished.put_nowait)
+
+    def write_now(group: list[asyncio.Future[Finished]]) -> bool:
+        """Nothing more to wait for: every call has finished, or a judge is out of slots
+        (the group holds them), or the job is asked to stop."""
+        full = any(limit.full for limit in limits.values())
+        return len(group) == len(calls) or full or stop.is_set()
+
     try:
         while calls:
-            # Whatever finished while the last write ran is written next, in one transaction.
             done = [await finished.get()]
+            with suppress(TimeoutError):
+                async with asyncio.timeout(WRITE_WINDOW_S):
+                    while not write_now(done):
+                        done.append(await finished.get())
             while not finished.empty():
                 done.append(finished.get_nowait())
             calls.difference_update(done)
-            results = [
-                (item, result) for item, result in (f.result() for f in done) if result is not None
-            ]
-            if not results:
-                continue
-            stored = await asyncio.to_thread(
-                patiently, settings.lease_s, store_many, sessions, token, results
-            )
-            for (item, result), written in zip(results, stored, strict=True):
-                if written:
-                    log.debug("stored %s", result.status, extra=item.log_fields)
-                else:
-                    log.warning("result dropped: the claim was lost", extra=item.log_fields)
-                outcomes[item.run_id, result.status.value if written else "lost"] += 1
+            entries = [f.result() for f in done]
+            results = [(item, result) for item, result, _ in entries if result is not None]
+            if results:
+                stored = await asyncio.to_thread(
+                    patiently, settings.lease_s, store_many, sessions, token, results
+                )
+                for (item, result), written in zip(results, stored, strict=True):
+                    if written:
+                        log.debug("stored %s", result.status, extra=item.log_fields)
+                    else:
+                        log.warning("result dropped: the claim was lost", extra=item.log_fields)
+                    outcomes[item.run_id, result.status.value if written else "lost"] += 1
+            for _, _, held in entries:
+                if held is not None:
+                    await held.release()
     finally:
         for call in calls:
             call.cancel()

@@ -7,8 +7,6 @@ the last decrease report refusals the decrease already answered (they carry its 
 """
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 
 class AdaptiveConcurrency:
@@ -22,18 +20,25 @@ class AdaptiveConcurrency:
         self._successes = 0
         self._changed = asyncio.Condition()
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the `limit` slots; waits while they are all taken."""
+    async def acquire(self) -> None:
+        """Take one of the `limit` slots; waits while they are all taken.
+
+        The holder gives it back with `release`: a job's writer does, once the call's result
+        is stored, so a worker killed at any moment leaves at most one call per slot to redo.
+        """
         async with self._changed:
             await self._changed.wait_for(lambda: self.in_flight < self.limit)
             self.in_flight += 1
-        try:
-            yield
-        finally:
-            async with self._changed:
-                self.in_flight -= 1
-                self._changed.notify()  # one slot freed: one waiter, not all of them
+
+    async def release(self) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            self._changed.notify()  # one slot freed: one waiter, not all of them
+
+    @property
+    def full(self) -> bool:
+        """Every slot is taken: a call may be waiting for one."""
+        return self.in_flight >= self.limit
 
     def throttled(self, epoch: int) -> None:
         """A call started at `epoch` was refused (429/529): halve, once per episode."""

@@ -59,12 +59,13 @@ def test_slots_never_exceed_the_current_limit() -> None:
 
         async def call(refused: bool) -> None:
             nonlocal peak
-            async with limit.slot():
-                epoch = limit.epoch
-                peak = max(peak, limit.in_flight)
-                await asyncio.sleep(0.01)
-                if refused:
-                    limit.throttled(epoch)
+            await limit.acquire()
+            epoch = limit.epoch
+            peak = max(peak, limit.in_flight)
+            await asyncio.sleep(0.01)
+            if refused:
+                limit.throttled(epoch)
+            await limit.release()
 
         await asyncio.gather(*(call(refused=True) for _ in range(6)))
         first_peak, peak = peak, 0
@@ -74,6 +75,19 @@ def test_slots_never_exceed_the_current_limit() -> None:
     first_peak, after_refusals = asyncio.run(scenario())
     assert first_peak == 6
     assert after_refusals == 3  # six concurrent refusals are one episode: 6 -> 3
+
+
+def test_full_while_every_slot_is_held() -> None:
+    async def scenario() -> list[bool]:
+        limit = AdaptiveConcurrency(2)
+        seen = [limit.full]
+        for _ in range(2):
+            await limit.acquire()
+            seen.append(limit.full)
+        await limit.release()
+        return [*seen, limit.full]
+
+    assert asyncio.run(scenario()) == [False, False, True, False]
 
 
 def test_a_maximum_below_one_is_refused() -> None:
