@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from procs import cpu_s, load_average, postgres_cpu_s
+from procs import cpu_s, load_average, postgres_cpu_s, reference_loop_s
 from redis import Redis
 from scratch import SERVER, fresh_database
 
@@ -188,7 +188,8 @@ def main() -> None:
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     load = load_average()
     print(
-        f"machine: {os.cpu_count()} cores, load average {load}; "
+        f"machine: {os.cpu_count()} cores, load average {load}, "
+        f"a 5M-step Python loop in {reference_loop_s():.2f} s of CPU; "
         f"stored {stored_pairs:,} pairs and {stored_judgments:,} pending judgments"
     )
     print(

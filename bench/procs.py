@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -52,3 +53,17 @@ def postgres_cpu_s() -> float:
 
 def load_average() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
+
+
+def reference_loop_s() -> float:
+    """CPU seconds of a fixed pure-Python loop, the best of three: a rough yardstick for
+    CPU figures taken on different machines or days. The same bench and code used about
+    twice the CPU per judgment on one session's machine as on the previous session's."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for step in range(5_000_000):
+            total += step
+        best = min(best, time.process_time() - started)
+    return best

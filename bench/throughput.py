@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 import openai
-from procs import cpu_at_exit_s, cpu_s, load_average, postgres_cpu_s
+from procs import cpu_at_exit_s, cpu_s, load_average, postgres_cpu_s, reference_loop_s
 from redis import Redis
 from rq import Worker
 from scratch import fresh_database
@@ -330,7 +330,8 @@ def main() -> None:
     for name in args.scenarios:
         lines += report(SCENARIOS[name], args)
     print(
-        f"machine: {os.cpu_count()} cores, load average {load_average()} at the end; "
+        f"machine: {os.cpu_count()} cores, load average {load_average()} at the end, "
+        f"a 5M-step Python loop in {reference_loop_s():.2f} s of CPU; "
         f"{args.workers} worker processes, {args.chunk} pairs per job"
     )
     print("\n".join(lines))
