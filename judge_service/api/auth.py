@@ -10,9 +10,12 @@ import time
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from redis import RedisError
+from starlette.datastructures import State
 
-from judge_service.api.deps import SessionDep, SettingsDep
+from judge_service.api.deps import SettingsDep
+from judge_service.config import Settings
 from judge_service.db.models import Project
 from judge_service.db.projects import default_project, key_digest, project_for_key
 from judge_service.redis_clients import probe_redis
@@ -77,32 +80,39 @@ class RateLimiter:
             self._redis.close()
 
 
-def current_project(request: Request, session: SessionDep, settings: SettingsDep) -> Project:
+async def current_project(request: Request, settings: SettingsDep) -> Project:
+    """Async, so a request hops to a worker thread only to ask the database or Redis."""
+    state = request.app.state
     if settings.auth == "required":
         key = request_key(request)
         if key is None:
             raise _unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-        project = project_for_key(session, key)
-        if project is None:
-            raise _unauthorized("unknown or revoked API key")
-        wait = request.app.state.rate_limiter.hit(key_digest(key))
-        if wait is not None:
-            raise HTTPException(
-                status_code=429,
-                detail=f"over {settings.rate_limit_per_minute} requests per minute for this key",
-                headers={"Retry-After": str(wait)},
-            )
-        return project
-    return _open_project(request, session)
-
-
-def _open_project(request: Request, session: SessionDep) -> Project:
-    """An open server's one project: its row never changes, so a process reads it once."""
-    state = request.app.state
+        return await run_in_threadpool(_keyed_project, state, key, settings)
     if getattr(state, "default_project", None) is None:
-        state.default_project = default_project(session)  # detached: only its id is read
+        # An open server's one project: its row never changes, so a process reads it once.
+        state.default_project = await run_in_threadpool(_read_default_project, state)
     project: Project = state.default_project
     return project
+
+
+def _keyed_project(state: State, key: str, settings: Settings) -> Project:
+    with state.sessions() as session:
+        project = project_for_key(session, key)  # detached when returned: only its id is read
+    if project is None:
+        raise _unauthorized("unknown or revoked API key")
+    wait = state.rate_limiter.hit(key_digest(key))
+    if wait is not None:
+        raise HTTPException(
+            status_code=429,
+            detail=f"over {settings.rate_limit_per_minute} requests per minute for this key",
+            headers={"Retry-After": str(wait)},
+        )
+    return project
+
+
+def _read_default_project(state: State) -> Project:
+    with state.sessions() as session:
+        return default_project(session)
 
 
 ProjectDep = Annotated[Project, Depends(current_project)]

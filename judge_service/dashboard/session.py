@@ -29,10 +29,10 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Project:
+async def _viewer(request: Request, settings: SettingsDep) -> Project:
     """The caller's project; a page asked for without a key leads to the sign-in page."""
     try:
-        return current_project(request, session, settings)
+        return await current_project(request, settings)
     except HTTPException as refused:
         if refused.status_code != 401:
             raise
