@@ -186,13 +186,18 @@ class PairsIn(BaseModel):
 class RetryAccepted(BaseModel):
     requeued: int = Field(description="Failed judge calls set back to pending")
     pairs: int = Field(description="Pairs they belong to")
-    jobs: int = Field(description="Jobs queued for those pairs")
+    jobs: int = Field(
+        description="Jobs queued for those pairs, with any that other requests queued at once"
+    )
 
 
 class PairsAccepted(BaseModel):
     accepted: int
     duplicates: int
-    jobs: int = Field(description="Jobs queued for the accepted pairs")
+    jobs: int = Field(
+        description="Jobs queued for the accepted pairs, with any that other requests queued "
+        "at once"
+    )
 
 
 Interval = tuple[float, float]

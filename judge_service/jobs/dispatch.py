@@ -18,6 +18,7 @@ from rq.serializers import JSONSerializer
 
 from judge_service.config import Settings
 from judge_service.jobs.judge_pairs import judge_chunk, judge_pairs
+from judge_service.jobs.shared_enqueue import SharedEnqueue
 from judge_service.redis_clients import probe_redis, queue_redis
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,13 @@ class RQDispatcher:
         # Readiness and depth ask "now?": one bounded attempt, not the enqueue path's retries.
         self._probe = judge_queue(probe_redis(settings.redis_url), settings.queue_name)
         self.queue = judge_queue(self._redis, settings.queue_name)
+        self._shared = SharedEnqueue(self._enqueue)
 
     def dispatch(self, pair_ids: Sequence[int]) -> int:
+        """Jobs for these pairs and for any that other requests committed meanwhile."""
+        return self._shared(pair_ids)
+
+    def _enqueue(self, pair_ids: Sequence[int]) -> int:
         jobs = [
             Queue.prepare_data(
                 judge_pairs,
