@@ -37,6 +37,8 @@ class SharedEnqueue:
         self._busy = False
 
     def __call__(self, pair_ids: Sequence[int]) -> int:
+        if not pair_ids:  # all duplicates: nothing to queue, no one to wait for
+            return 0
         with self._changed:
             group = self._open
             group.ids.extend(pair_ids)

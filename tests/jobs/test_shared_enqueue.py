@@ -99,6 +99,18 @@ def test_a_failed_enqueue_fails_every_caller_in_its_group_and_no_other() -> None
     assert shared([5]) == 10
 
 
+def test_a_caller_with_no_ids_waits_for_no_one() -> None:
+    enqueue = HeldEnqueue()
+    shared = SharedEnqueue(enqueue)
+    leader = threading.Thread(target=shared, args=([1],))
+    leader.start()
+    assert enqueue.started.wait(10)
+    assert shared([]) == 0  # while the leader's enqueue is held
+    enqueue.release.set()
+    leader.join(10)
+    assert enqueue.calls == [[1]]
+
+
 def test_rq_callers_held_behind_a_slow_enqueue_share_one_job(
     pg_settings: Settings, redis_url: str
 ) -> None:

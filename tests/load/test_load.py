@@ -168,9 +168,10 @@ async def post(
     counts: dict[str, int] = response.json()
     load.accepted += counts["accepted"]
     load.duplicates += counts["duplicates"]
-    expected_jobs = math.ceil(counts["accepted"] / load.chunk_size)
-    if counts["jobs"] != expected_jobs:
-        load.errors.append(f"{kind} post: {counts} queued, expected {expected_jobs} jobs")
+    # Pairs that other requests commit meanwhile may share the jobs (jobs/shared_enqueue.py).
+    least_jobs = math.ceil(counts["accepted"] / load.chunk_size)
+    if counts["jobs"] < least_jobs or (counts["jobs"] > 0) != (counts["accepted"] > 0):
+        load.errors.append(f"{kind} post: {counts} queued, expected at least {least_jobs} jobs")
     return counts
 
 
