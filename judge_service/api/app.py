@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = session_factory(settings.database_url)
         app.state.dispatcher = make_dispatcher(settings)
+        app.state.ingest_limiter = anyio.CapacityLimiter(settings.ingest_concurrency)
         app.state.summaries = SummaryCache()
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.redis_url)
         app.state.metrics = ServiceCollector(settings, app.state.sessions, app.state.dispatcher)

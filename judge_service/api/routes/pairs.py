@@ -2,8 +2,8 @@
 
 import logging
 
+import anyio
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
 from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
@@ -48,9 +48,13 @@ async def add_pairs(
     """Async, so a post reaches the database and the queue in one hop to a worker thread.
 
     As a sync route with a session dependency it made four (session in, key, route, session
-    out), each a wake-up of a thread and of the event loop.
+    out), each a wake-up of a thread and of the event loop. Posts take their turn through
+    `ingest_limiter` (`JUDGE_INGEST_CONCURRENCY`), first come, first written.
     """
-    return await run_in_threadpool(_add_pairs, request.app.state, run_id, body, project)
+    state = request.app.state
+    return await anyio.to_thread.run_sync(
+        _add_pairs, state, run_id, body, project, limiter=state.ingest_limiter
+    )
 
 
 def _add_pairs(state: State, run_id: int, body: PairsIn, project: Project) -> PairsAccepted:

@@ -1,0 +1,80 @@
+"""Pair posts take their turn: an API process writes at most `ingest_concurrency` at once."""
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import httpx
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from judge_service.api.app import create_app
+from judge_service.background import BackgroundServer
+from judge_service.config import Settings
+from judge_service.demo.sample import sample_pairs
+from judge_service.jobs.dispatch import judge_queue
+from tests.conftest import create_run
+
+WAITING_ON_A_LOCK = text(
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+def test_posts_past_the_limit_wait_their_turn_and_all_land(
+    pg_settings: Settings, make_migrated_database: Callable[[], str], redis_url: str
+) -> None:
+    settings = pg_settings.model_copy(
+        update={
+            "database_url": make_migrated_database(),
+            "queue_name": f"turns-{uuid.uuid4().hex[:8]}",
+            "ingest_concurrency": 2,
+        }
+    )
+    engine = create_engine(settings.database_url)
+    pairs = sample_pairs(5)
+    answers: list[httpx.Response] = []
+    try:
+        with (
+            BackgroundServer(create_app(settings)) as server,
+            httpx.Client(base_url=server.url, timeout=30) as api,
+        ):
+            run_id = create_run(api, ["sim"])["id"]
+
+            def post(pair: dict[str, object]) -> None:
+                answers.append(api.post(f"/v1/runs/{run_id}/pairs", json={"pairs": [pair]}))
+
+            with (
+                engine.connect() as locker,
+                # Each read its own transaction: pg_stat_activity holds still within one.
+                engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher,
+            ):
+                # A pair's insert checks its run's row (foreign key): held here, it waits.
+                locker.execute(text("SELECT 1 FROM runs WHERE id = :id FOR UPDATE"), {"id": run_id})
+                posts = [threading.Thread(target=post, args=(pair,)) for pair in pairs]
+                for thread in posts:
+                    thread.start()
+                deadline = time.monotonic() + 10
+                while watcher.execute(WAITING_ON_A_LOCK).scalar_one() < 2:
+                    assert time.monotonic() < deadline, "fewer than two posts reached the database"
+                    time.sleep(0.01)
+                time.sleep(0.5)  # time enough for the other three to pile up, were they let in
+                waiting = watcher.execute(WAITING_ON_A_LOCK).scalar_one()
+                locker.rollback()
+            for thread in posts:
+                thread.join(30)
+        with engine.connect() as db:
+            stored = db.execute(text("SELECT count(*) FROM pairs")).scalar_one()
+    finally:
+        engine.dispose()
+        redis = Redis.from_url(redis_url)
+        judge_queue(redis, settings.queue_name).empty()
+        redis.close()
+
+    assert waiting == 2
+    assert (
+        sorted((answer.status_code, answer.json()["accepted"]) for answer in answers)
+        == [(202, 1)] * 5
+    )
+    assert stored == 5
