@@ -43,10 +43,10 @@ from judge_service.judging.protocol import (
 from judge_service.judging.providers import (
     JudgeCall,
     JudgeProvider,
-    JudgeReply,
     describe_error,
     make_provider,
 )
+from judge_service.judging.replies import JudgeReply
 from judge_service.judging.rubrics import OVERALL
 from judge_service.judging.verdicts import to_verdict
 from judge_service.ops.rate_limits import RateBudgets

@@ -13,19 +13,10 @@ from typing import Any, Protocol
 
 import anthropic
 import openai
-from openai.types.chat import ChatCompletion
-from pydantic import ValidationError
 
 from judge_service.config import JudgeConfig
-from judge_service.judging.providers import (
-    JudgeCall,
-    JudgeReply,
-    anthropic_body,
-    anthropic_reply,
-    client_options,
-    openai_body,
-    openai_reply,
-)
+from judge_service.judging.providers import JudgeCall, anthropic_body, client_options, openai_body
+from judge_service.judging.replies import JudgeReply, MalformedReply, anthropic_reply, openai_reply
 
 BATCH_WINDOW_S = 24 * 3600
 """Both providers finish a batch within 24 hours or expire what is left."""
@@ -127,10 +118,10 @@ class OpenAIBatches:
         status = response.get("status_code")
         if status == 200:
             try:
-                completion = ChatCompletion.model_validate(response.get("body"))
-            except ValidationError:
-                return Answer(custom_id, error="HTTP 200 with a body that is no chat completion")
-            reply = openai_reply(completion, self._config, self._config.structured, None)
+                body = response.get("body")
+                reply = openai_reply(body, self._config, self._config.structured, None)
+            except MalformedReply as exc:
+                return Answer(custom_id, error=f"HTTP 200 with a body that is no reply ({exc})")
             return Answer(custom_id, reply=reply)
         error = (response.get("body") or {}).get("error") or entry.get("error") or {}
         kind = error.get("type") or error.get("code") or "error"
@@ -170,7 +161,8 @@ class AnthropicBatches:
         for entry in self._client.messages.batches.results(batch_id):
             result = entry.result
             if result.type == "succeeded":
-                reply = anthropic_reply(result.message, self._config, self._config.structured, None)
+                message = result.message.to_dict()
+                reply = anthropic_reply(message, self._config, self._config.structured, None)
                 yield Answer(entry.custom_id, reply=reply)
             elif result.type == "errored":
                 yield Answer(entry.custom_id, error=f"errored: {result.error.error.type}")

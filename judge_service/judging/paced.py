@@ -11,8 +11,9 @@ import openai
 
 from judge_service.config import JudgeConfig
 from judge_service.judging.concurrency import AdaptiveConcurrency
-from judge_service.judging.providers import JudgeCall, JudgeProvider, JudgeReply
+from judge_service.judging.providers import JudgeCall, JudgeProvider
 from judge_service.judging.rate_headers import THROTTLED
+from judge_service.judging.replies import JudgeReply
 from judge_service.judging.retries import with_retries
 from judge_service.ops.rate_limits import JudgeBudget
 

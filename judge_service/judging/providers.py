@@ -6,8 +6,9 @@ for the judge's shared rate budget. The one extra call the job may make is a fol
 when a reply has no verdict.
 
 Calls go through the SDKs' documented `client.post(path, cast_to=..., body=...)`: the
-same retries, errors and typed replies as `create(...)`, without re-walking a body we
-already built to the API's shape (that walk was a quarter of a call's CPU).
+same retries and errors as `create(...)`, without re-walking a body we already built to the
+API's shape (that walk was a quarter of a call's CPU), and with the reply as decoded JSON,
+read by `judging/replies.py`.
 
 Request bodies (`openai_body`, `anthropic_body`) and the reading of replies
 (`openai_reply`, `anthropic_reply`) are separate from the calls, so batch mode
@@ -16,24 +17,22 @@ Request bodies (`openai_body`, `anthropic_body`) and the reading of replies
 
 import asyncio
 import functools
-import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anthropic
 import anyio
 import httpx
 import openai
-from anthropic.types import Message
-from openai.types.chat import ChatCompletion
 
 from judge_service.config import JudgeConfig
 from judge_service.judging.images import anthropic_image_block
 from judge_service.judging.prompt import Prompt
 from judge_service.judging.protocol import SCHEMA_NAME, TOOL_NAME
+from judge_service.judging.replies import JudgeReply, MalformedReply, anthropic_reply, openai_reply
 
 FOLLOW_UP = (
     "Your reply could not be read: it lacks the verdict lines. Reply again with the verdict "
@@ -47,20 +46,6 @@ class JudgeCall:
     images: tuple[str, ...] = ()
     schema: dict[str, Any] | None = None  # set: structured output
     previous_reply: str | None = None  # set: a follow-up turn asking for the verdict only
-
-
-@dataclass(frozen=True)
-class JudgeReply:
-    text: str
-    input_tokens: int | None
-    output_tokens: int | None
-    latency_ms: int | None  # None: answered inside a provider batch, no per-call latency
-    model: str
-    structured: Any = None
-    truncated: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-    # Of input_tokens (every prompt token), those read from the provider's prompt cache.
-    cached_input_tokens: int | None = None
 
 
 class JudgeProvider(Protocol):
@@ -149,25 +134,6 @@ def openai_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
     return body
 
 
-def openai_reply(
-    response: ChatCompletion, config: JudgeConfig, structured: bool, latency_ms: int | None
-) -> JudgeReply:
-    choice = response.choices[0] if response.choices else None
-    text = (choice.message.content if choice else None) or ""
-    usage = response.usage
-    details = usage.prompt_tokens_details if usage else None
-    return JudgeReply(
-        text=text,
-        input_tokens=usage.prompt_tokens if usage else None,
-        output_tokens=usage.completion_tokens if usage else None,
-        latency_ms=latency_ms,
-        model=response.model or config.model,
-        structured=text if structured else None,
-        truncated=bool(choice and choice.finish_reason == "length"),
-        cached_input_tokens=details.cached_tokens if details else None,
-    )
-
-
 def anthropic_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
     """The Messages request for one call; current SDKs take no sampling parameters."""
     user: str | list[dict[str, Any]] = call.prompt.user
@@ -199,32 +165,6 @@ def anthropic_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
     return body
 
 
-def anthropic_reply(
-    response: Message, config: JudgeConfig, structured: bool, latency_ms: int | None
-) -> JudgeReply:
-    text = "".join(block.text for block in response.content if block.type == "text")
-    tool_input = None
-    if structured:
-        tool_inputs = [b.input for b in response.content if b.type == "tool_use"]
-        tool_input = tool_inputs[0] if tool_inputs else None
-        text = json.dumps(tool_input) if tool_input is not None else text
-    usage = response.usage
-    cache_read = usage.cache_read_input_tokens or 0
-    cache_write = usage.cache_creation_input_tokens or 0
-    return JudgeReply(
-        text=text,
-        # Anthropic counts cache reads and writes apart from input_tokens: the sum is the
-        # prompt, as OpenAI's prompt_tokens is.
-        input_tokens=usage.input_tokens + cache_read + cache_write,
-        output_tokens=usage.output_tokens,
-        latency_ms=latency_ms,
-        model=response.model or config.model,
-        structured=tool_input,
-        truncated=response.stop_reason == "max_tokens",
-        cached_input_tokens=cache_read,
-    )
-
-
 def _elapsed_ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
@@ -240,7 +180,7 @@ class OpenAIJudge:
     async def complete(self, call: JudgeCall) -> JudgeReply:
         started = time.perf_counter()
         response = await self._client.post(
-            "/chat/completions", cast_to=ChatCompletion, body=openai_body(self._config, call)
+            "/chat/completions", cast_to=object, body=openai_body(self._config, call)
         )
         return openai_reply(response, self._config, call.schema is not None, _elapsed_ms(started))
 
@@ -259,7 +199,7 @@ class AnthropicJudge:
     async def complete(self, call: JudgeCall) -> JudgeReply:
         started = time.perf_counter()
         response = await self._client.post(
-            "/v1/messages", cast_to=Message, body=anthropic_body(self._config, call)
+            "/v1/messages", cast_to=object, body=anthropic_body(self._config, call)
         )
         return anthropic_reply(
             response, self._config, call.schema is not None, _elapsed_ms(started)
@@ -319,4 +259,6 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
         return "timeout", "the judge did not answer in time"
     if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
         return "connection_error", "could not reach the judge endpoint"
+    if isinstance(exc, MalformedReply):
+        return "provider_error", f"HTTP 200 with a body that is no reply ({exc})"
     return "internal_error", f"{type(exc).__name__}: {exc}"

@@ -23,7 +23,7 @@ from judge_service.jobs.claims import (
 )
 from judge_service.jobs.judge_pairs import interpret, judge_chunk
 from judge_service.judging.prompt import render_prompt
-from judge_service.judging.providers import JudgeReply
+from judge_service.judging.replies import JudgeReply
 from judge_service.judging.verdicts import Order
 from tests.conftest import simulator_stats
 

@@ -22,7 +22,8 @@ from judge_service.config import JudgeConfig
 from judge_service.judging.concurrency import AdaptiveConcurrency
 from judge_service.judging.paced import PacedJudge
 from judge_service.judging.prompt import render_prompt
-from judge_service.judging.providers import JudgeCall, JudgeReply, make_provider
+from judge_service.judging.providers import JudgeCall, make_provider
+from judge_service.judging.replies import JudgeReply
 from judge_service.ops.rate_limits import RateBudgets, budget_key
 from judge_service.ops.throttling import ThrottleCounter
 from judge_service.simulate.config import SimulatorConfig
