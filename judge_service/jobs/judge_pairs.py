@@ -57,9 +57,10 @@ FOLLOW_UP_SEPARATOR = "\n\n----- follow-up reply -----\n\n"
 OUTCOMES = ("done", "failed", "lost")  # of a claimed judgment's result; else it was released
 # How long a finished call's result may wait for others to share its write. One write per
 # result cost a third of a judgment's CPU where replies trickle in (a provider's rate limit
-# paces them); a result keeps its judge's slot while it waits, so a worker killed at any
-# moment still leaves at most one call per slot to make again.
-WRITE_WINDOW_S = 0.25
+# paces them), and a write every 0.25 s still cost 0.5 ms a judgment more than one a second
+# at 3,000 requests/min; a result keeps its judge's slot while it waits, so a worker killed
+# at any moment still leaves at most one call per slot to make again.
+WRITE_WINDOW_S = 1.0
 # A call's item, its result (None: not called, the job was stopping), and the judge's slot
 # it holds until the result is stored (None: it took none).
 Finished = tuple[WorkItem, Result | None, AdaptiveConcurrency | None]
