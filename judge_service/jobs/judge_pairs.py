@@ -3,7 +3,8 @@
 The same function runs under RQ (`judge_pairs`, in the forked work horse) and
 on the in-process executor (`judge_chunk`). It is synchronous on the outside
 and runs one asyncio loop inside, with the async SDK clients created in that
-loop: the pattern that is safe under RQ's forking worker.
+loop: the pattern that is safe under RQ's forking worker. The loop (`jobs/job_loop.py`)
+handles what falls due and arrives in passes at most a tick apart.
 """
 
 import asyncio
@@ -31,6 +32,7 @@ from judge_service.jobs.claims import (
     release,
     store_many,
 )
+from judge_service.jobs.job_loop import job_loop
 from judge_service.judging.concurrency import AdaptiveConcurrency
 from judge_service.judging.paced import PacedJudge
 from judge_service.judging.protocol import (
@@ -109,7 +111,8 @@ def judge_chunk(
     try:
         items, copied = patiently(window, reuse_cached, sessions, claimed, token)
         outcomes.update((item.run_id, "done") for item in copied)
-        asyncio.run(_judge_all(items, settings, sessions, token, stop, outcomes))
+        with asyncio.Runner(loop_factory=job_loop) as runner:
+            runner.run(_judge_all(items, settings, sessions, token, stop, outcomes))
     finally:
         # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.
         released = patiently(window, release, sessions, token)
