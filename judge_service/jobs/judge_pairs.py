@@ -3,8 +3,8 @@
 The same function runs under RQ (`judge_pairs`, in the forked work horse) and
 on the in-process executor (`judge_chunk`). It is synchronous on the outside
 and runs one asyncio loop inside, with the async SDK clients created in that
-loop: the pattern that is safe under RQ's forking worker. The loop (`jobs/job_loop.py`)
-handles what falls due and arrives in passes at most a tick apart.
+loop: the pattern that is safe under RQ's forking worker. The loop's timers fall due on a
+grid (`jobs/job_loop.py`), so calls paced by a rate limit start in bunches.
 """
 
 import asyncio

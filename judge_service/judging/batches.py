@@ -161,8 +161,12 @@ class AnthropicBatches:
         for entry in self._client.messages.batches.results(batch_id):
             result = entry.result
             if result.type == "succeeded":
-                message = result.message.to_dict()
-                reply = anthropic_reply(message, self._config, self._config.structured, None)
+                try:
+                    message = result.message.to_dict()
+                    reply = anthropic_reply(message, self._config, self._config.structured, None)
+                except MalformedReply as exc:
+                    yield Answer(entry.custom_id, error=f"a result that is no reply ({exc})")
+                    continue
                 yield Answer(entry.custom_id, reply=reply)
             elif result.type == "errored":
                 yield Answer(entry.custom_id, error=f"errored: {result.error.error.type}")

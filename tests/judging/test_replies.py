@@ -2,14 +2,17 @@
 clear failure for a 200 whose body is no reply. Real SDKs, real sockets."""
 
 import asyncio
+import json
 import os
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
 
 from judge_service.background import BackgroundServer
 from judge_service.config import JudgeConfig
+from judge_service.judging.batches import BatchState, batch_client
 from judge_service.judging.prompt import render_prompt
 from judge_service.judging.protocol import verdict_schema
 from judge_service.judging.providers import (
@@ -30,6 +33,7 @@ from tests.simulate.helpers import announced, ant, oai
 
 PROMPT = render_prompt("Which diagnosis fits?", "pneumonia", "Final answer: pneumonia", "No.")
 CALL = JudgeCall(PROMPT)
+USAGE = {"input_tokens": 9, "output_tokens": 1}
 
 
 def config(
@@ -173,3 +177,53 @@ def test_a_server_answering_200_with_no_reply_is_a_provider_error() -> None:
     kind, message = describe_error(caught.value)
     assert kind == "provider_error"
     assert "choices" in message and "HTTP 200" in message
+
+
+def test_batch_answers_that_are_no_reply_are_errors_of_their_request() -> None:
+    """A provider's batch results with one good answer and one without its usage."""
+    good_chat = {"choices": [{"message": {"content": "A"}}], "usage": {"prompt_tokens": 9}}
+    good_message = {"content": [{"type": "text", "text": "A"}], "usage": USAGE}
+    app = FastAPI()
+
+    @app.get("/v1/files/{file_id}/content")
+    def openai_results(file_id: str) -> PlainTextResponse:
+        lines = [
+            {"custom_id": "ok", "response": {"status_code": 200, "body": good_chat}},
+            {"custom_id": "bad", "response": {"status_code": 200, "body": {"choices": 3}}},
+        ]
+        return PlainTextResponse("\n".join(json.dumps(line) for line in lines))
+
+    @app.get("/v1/messages/batches/{batch_id}")
+    def anthropic_batch(batch_id: str, request: Request) -> dict[str, Any]:
+        results = f"{request.base_url}v1/messages/batches/{batch_id}/results"
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended",
+            "results_url": results,
+        }
+
+    @app.get("/v1/messages/batches/{batch_id}/results")
+    def anthropic_results(batch_id: str) -> PlainTextResponse:
+        lines = [
+            {"custom_id": "ok", "result": {"type": "succeeded", "message": good_message}},
+            {"custom_id": "bad", "result": {"type": "succeeded", "message": {"content": []}}},
+        ]
+        return PlainTextResponse("\n".join(json.dumps(line) for line in lines))
+
+    with BackgroundServer(app) as server:
+        state = BatchState(status="completed", ended=True, result_files=("file-1",))
+        openai_batches = batch_client(config(server.url, "openai"))
+        anthropic_batches = batch_client(config(server.url, "anthropic"))
+        answers = [
+            *openai_batches.answers("batch-1", state),
+            *anthropic_batches.answers("msgbatch-1", state),
+        ]
+    by_id = [(a.custom_id, a.reply.text if a.reply else None, a.error) for a in answers]
+    assert [(custom_id, text) for custom_id, text, _ in by_id] == [
+        ("ok", "A"),
+        ("bad", None),
+        ("ok", "A"),
+        ("bad", None),
+    ]
+    assert "choices" in (by_id[1][2] or "") and "usage" in (by_id[3][2] or "")
