@@ -27,6 +27,8 @@ GRID_S = 0.1
 
 
 class JobLoop(asyncio.SelectorEventLoop):
+    """`asyncio.Runner(loop_factory=JobLoop)`: a selector loop whose timers are on the grid."""
+
     def call_at(
         self,
         when: float,
@@ -36,8 +38,3 @@ class JobLoop(asyncio.SelectorEventLoop):
     ) -> asyncio.TimerHandle:
         due = math.ceil(when / GRID_S) * GRID_S
         return super().call_at(due, callback, *args, context=context)
-
-
-def job_loop() -> asyncio.AbstractEventLoop:
-    """`asyncio.Runner(loop_factory=job_loop)`."""
-    return JobLoop()

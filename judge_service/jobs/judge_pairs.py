@@ -32,7 +32,7 @@ from judge_service.jobs.claims import (
     release,
     store_many,
 )
-from judge_service.jobs.job_loop import job_loop
+from judge_service.jobs.job_loop import JobLoop
 from judge_service.judging.concurrency import AdaptiveConcurrency
 from judge_service.judging.paced import PacedJudge
 from judge_service.judging.protocol import (
@@ -111,7 +111,7 @@ def judge_chunk(
     try:
         items, copied = patiently(window, reuse_cached, sessions, claimed, token)
         outcomes.update((item.run_id, "done") for item in copied)
-        with asyncio.Runner(loop_factory=job_loop) as runner:
+        with asyncio.Runner(loop_factory=JobLoop) as runner:
             runner.run(_judge_all(items, settings, sessions, token, stop, outcomes))
     finally:
         # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.

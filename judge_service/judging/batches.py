@@ -15,7 +15,13 @@ import anthropic
 import openai
 
 from judge_service.config import JudgeConfig
-from judge_service.judging.providers import JudgeCall, anthropic_body, client_options, openai_body
+from judge_service.judging.providers import (
+    JudgeCall,
+    anthropic_body,
+    client_options,
+    describe_error,
+    openai_body,
+)
 from judge_service.judging.replies import JudgeReply, MalformedReply, anthropic_reply, openai_reply
 
 BATCH_WINDOW_S = 24 * 3600
@@ -121,7 +127,7 @@ class OpenAIBatches:
                 body = response.get("body")
                 reply = openai_reply(body, self._config, self._config.structured, None)
             except MalformedReply as exc:
-                return Answer(custom_id, error=f"HTTP 200 with a body that is no reply ({exc})")
+                return Answer(custom_id, error=describe_error(exc)[1])
             return Answer(custom_id, reply=reply)
         error = (response.get("body") or {}).get("error") or entry.get("error") or {}
         kind = error.get("type") or error.get("code") or "error"
@@ -165,7 +171,7 @@ class AnthropicBatches:
                     message = result.message.to_dict()
                     reply = anthropic_reply(message, self._config, self._config.structured, None)
                 except MalformedReply as exc:
-                    yield Answer(entry.custom_id, error=f"a result that is no reply ({exc})")
+                    yield Answer(entry.custom_id, error=describe_error(exc)[1])
                     continue
                 yield Answer(entry.custom_id, reply=reply)
             elif result.type == "errored":

@@ -9,7 +9,7 @@ import pytest
 from judge_service.background import BackgroundServer
 from judge_service.db.engine import session_factory
 from judge_service.jobs import judge_pairs
-from judge_service.jobs.job_loop import GRID_S, JobLoop, job_loop
+from judge_service.jobs.job_loop import GRID_S, JobLoop
 from tests.jobs.test_claims import make_pairs
 from tests.jobs.test_writes import settings_for
 
@@ -21,7 +21,7 @@ def on_grid(when: float) -> bool:
 
 @pytest.mark.parametrize("delay", [0.0, 0.001, 0.049, GRID_S, 0.37, 2.0])
 def test_a_timer_is_due_at_the_next_grid_line_never_before_its_time(delay: float) -> None:
-    loop = job_loop()
+    loop = JobLoop()
     try:
         asked = loop.time() + delay
         handle = loop.call_at(asked, lambda: None)
@@ -42,7 +42,7 @@ def test_timers_due_within_one_step_fire_in_the_same_pass() -> None:
         await asyncio.sleep(0.001)
         return [handle.when() for handle in handles]
 
-    with asyncio.Runner(loop_factory=job_loop) as runner:
+    with asyncio.Runner(loop_factory=JobLoop) as runner:
         whens = runner.run(scenario())
     assert len(set(whens)) <= 2, whens
 
@@ -65,7 +65,7 @@ def test_round_trips_are_not_held_back_by_the_grid() -> None:
         theirs.close()
         return loop.time() - started
 
-    with asyncio.Runner(loop_factory=job_loop) as runner:
+    with asyncio.Runner(loop_factory=JobLoop) as runner:
         seconds = runner.run(scenario())
     assert seconds < 50 * GRID_S / 3, seconds
 
@@ -76,10 +76,10 @@ def test_a_chunk_is_judged_on_the_job_loop(
     loops: list[asyncio.AbstractEventLoop] = []
 
     def recorded() -> asyncio.AbstractEventLoop:
-        loops.append(job_loop())
+        loops.append(JobLoop())
         return loops[-1]
 
-    monkeypatch.setattr(judge_pairs, "job_loop", recorded)
+    monkeypatch.setattr(judge_pairs, "JobLoop", recorded)
     sessions = session_factory(pg_url)
     ids = make_pairs(sessions, 2, ["sim"])
     summary = judge_pairs.judge_chunk(settings_for(pg_url, simulator, concurrency=4), ids)
