@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import (
@@ -120,21 +120,66 @@ def claim(
     mine = Judgment.claim_token == token
     with sessions.begin() as session:
         claimed = session.scalars(
-            update(Judgment)
-            .where(Judgment.pair_id.in_(pair_ids), or_(claimable(now), mine))
-            .values(
-                status=JudgmentStatus.RUNNING,
-                claim_token=token,
-                lease_expires_at=now + timedelta(seconds=lease_s),
-                attempts=Judgment.attempts + 1,
-                started_at=now,
+            _claiming(token, lease_s, now).where(
+                Judgment.pair_id.in_(pair_ids), or_(claimable(now), mine)
             )
-            .returning(Judgment.id)
-            .execution_options(synchronize_session=False)
         ).all()
-        if not claimed:
-            return []
-        return work_items(session, claimed, judges)
+        return work_items(session, claimed, judges) if claimed else []
+
+
+def claim_more(
+    sessions: sessionmaker[Session],
+    run_ids: list[int],
+    token: str,
+    lease_s: int,
+    judges: dict[str, JudgeConfig],
+    limit: int,
+) -> list[WorkItem]:
+    """Up to `limit` claimable judgments of these runs (those without a budget), oldest first,
+    whoever's job names them.
+
+    A job whose calls have all been sent claims more of its runs' work instead of leaving
+    its worker idle while the last replies come in (`jobs/judge_pairs.py`); the job that
+    names these pairs later finds them claimed. Rows another claim is taking are skipped,
+    not waited for. A retry after a commit whose reply was lost claims other rows; those
+    the lost reply claimed stay under the job's token until its release hands them back.
+    """
+    now = utcnow()
+    # A run with a budget is judged chunk by chunk: its spend is stored when a chunk's results
+    # are, and claiming more before that would run past its budget by as much as the job sends.
+    unbudgeted = select(Run.id).where(Run.id.in_(run_ids), Run.budget_usd.is_(None))
+    # Picked once: as a plain subquery of the UPDATE, PostgreSQL may run the LIMIT more than
+    # once and claim past it.
+    free = (
+        select(Judgment.id)
+        .where(Judgment.run_id.in_(unbudgeted), claimable(now))
+        .order_by(Judgment.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("free")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    with sessions.begin() as session:
+        claimed = session.scalars(
+            _claiming(token, lease_s, now).where(Judgment.id.in_(select(free.c.id)), claimable(now))
+        ).all()
+        return work_items(session, claimed, judges) if claimed else []
+
+
+def _claiming(token: str, lease_s: int, now: datetime) -> Update:
+    """The UPDATE that claims the rows its WHERE picks, returning their ids."""
+    return (
+        update(Judgment)
+        .values(
+            status=JudgmentStatus.RUNNING,
+            claim_token=token,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            attempts=Judgment.attempts + 1,
+            started_at=now,
+        )
+        .returning(Judgment.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def work_items(

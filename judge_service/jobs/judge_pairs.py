@@ -4,16 +4,19 @@ The same function runs under RQ (`judge_pairs`, in the forked work horse) and
 on the in-process executor (`judge_chunk`). It is synchronous on the outside
 and runs one asyncio loop inside, with the async SDK clients created in that
 loop: the pattern that is safe under RQ's forking worker. The loop's timers fall due on a
-grid (`jobs/job_loop.py`), so calls paced by a rate limit start in bunches.
+grid (`jobs/job_loop.py`), so calls paced by a rate limit start in bunches. Once every call
+of the job has gone out, it claims more of its runs' work (`_refill`), so its worker keeps
+sending while the replies come in.
 """
 
 import asyncio
 import logging
 import signal
 import threading
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,11 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import JudgmentStatus
+from judge_service.jobs.backlog import Backlog
 from judge_service.jobs.cache import reuse_cached
 from judge_service.jobs.claims import (
     Result,
     WorkItem,
     claim,
+    claim_more,
     patiently,
     release,
     store_many,
@@ -42,12 +47,7 @@ from judge_service.judging.protocol import (
     parse_text,
     verdict_schema,
 )
-from judge_service.judging.providers import (
-    JudgeCall,
-    JudgeProvider,
-    describe_error,
-    make_provider,
-)
+from judge_service.judging.providers import JudgeCall, describe_error, make_provider
 from judge_service.judging.replies import JudgeReply
 from judge_service.judging.rubrics import OVERALL
 from judge_service.judging.verdicts import to_verdict
@@ -102,26 +102,70 @@ def judge_chunk(
     claimed = patiently(window, claim, sessions, pair_ids, token, window, settings.all_judges)
     if not claimed:
         return ChunkSummary(0, 0, 0, 0)
-    runs = _by_run(claimed)
-    for run_id, run_items in runs.items():
-        log.info("claimed %d judgments", len(run_items), extra=_run_fields(run_id, run_items))
+    _log_claimed(claimed)
     stop = stop or threading.Event()
     outcomes: Counter[tuple[int, str]] = Counter()
     totals: Counter[str] = Counter()
+    refill = _refill(settings, sessions, token, claimed, stop)
     try:
         items, copied = patiently(window, reuse_cached, sessions, claimed, token)
         outcomes.update((item.run_id, "done") for item in copied)
         with asyncio.Runner(loop_factory=JobLoop) as runner:
-            runner.run(_judge_all(items, settings, sessions, token, stop, outcomes))
+            runner.run(_judge_all(items, settings, sessions, token, stop, outcomes, refill))
     finally:
         # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.
         released = patiently(window, release, sessions, token)
-        for run_id, run_items in runs.items():
+        for run_id, run_items in _by_run(claimed).items():
             counts = {outcome: outcomes[run_id, outcome] for outcome in OUTCOMES}
             totals.update(counts)
             counts["released"] = len(run_items) - sum(counts.values())
             log.info("chunk judged", extra=_run_fields(run_id, run_items) | counts)
     return ChunkSummary(len(claimed), totals["done"], totals["failed"], totals["lost"], released)
+
+
+def _refill(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    token: str,
+    claimed: list[WorkItem],
+    stop: threading.Event,
+) -> Callable[[], tuple[list[WorkItem], list[WorkItem]]]:
+    """How a job claims more of its runs' work once its own calls have all gone out.
+
+    Each refill claims as much again as the chunk did (at least `chunk_size` pairs' worth
+    for one judge), adds it to `claimed`, and returns (to call, answered by the cache), as
+    `reuse_cached` does; nothing to call means nothing is left, a stop was asked, or it is
+    too late: only while its slowest possible call would still end within half the job's
+    timeout, the other half being for the queue at the judges' rate budgets. Runs in a thread.
+    """
+    window = settings.lease_s
+    run_ids = sorted({item.run_id for item in claimed})
+    limit = max(len(claimed), 2 * settings.chunk_size)
+    configs = [settings.all_judges.get(item.judge) for item in claimed]
+    slowest = max((config.worst_case_call_s for config in configs if config), default=0.0)
+    until = time.monotonic() + settings.job_timeout_s / 2 - slowest
+
+    def more() -> tuple[list[WorkItem], list[WorkItem]]:
+        to_call: list[WorkItem] = []
+        copied: list[WorkItem] = []
+        while not to_call and time.monotonic() < until and not stop.is_set():
+            fresh = patiently(
+                window, claim_more, sessions, run_ids, token, window, settings.all_judges, limit
+            )
+            if not fresh:
+                break
+            claimed.extend(fresh)
+            _log_claimed(fresh)
+            to_call, answered = patiently(window, reuse_cached, sessions, fresh, token)
+            copied += answered
+        return to_call, copied
+
+    return more
+
+
+def _log_claimed(items: list[WorkItem]) -> None:
+    for run_id, run_items in _by_run(items).items():
+        log.info("claimed %d judgments", len(run_items), extra=_run_fields(run_id, run_items))
 
 
 def _by_run(items: list[WorkItem]) -> dict[int, list[WorkItem]]:
@@ -201,17 +245,19 @@ def first_call(item: WorkItem) -> JudgeCall:
     return JudgeCall(item.prompt, item.images, schema)
 
 
-async def call_judge(provider: JudgeProvider, item: WorkItem) -> list[JudgeReply]:
+async def call_judge(
+    judge: PacedJudge, item: WorkItem, sent: Callable[[], None]
+) -> list[JudgeReply]:
     """One call, and one follow-up if its reply carries no readable verdict."""
     call = first_call(item)
-    first = await provider.complete(call)
+    first = await judge.complete(call, sent)
     try:
         parse_reply(first, item)
         return [first]
     except VerdictParseError:
         # Structured output has no turn to follow up on: the same request is asked again.
         retry = call if item.structured else replace(call, previous_reply=first.text)
-        return [first, await provider.complete(retry)]
+        return [first, await judge.complete(retry)]
 
 
 def _failure(kind: str, message: str) -> Result:
@@ -225,66 +271,86 @@ async def _judge_all(
     token: str,
     stop: threading.Event,
     outcomes: Counter[tuple[int, str]],
+    refill: Callable[[], tuple[list[WorkItem], list[WorkItem]]],
 ) -> None:
-    """Judge every item, counting each stored result in `outcomes` as (run id, outcome)."""
-    judges = settings.all_judges
+    """Judge every item and every refill's, counting each stored result in `outcomes` as
+    (run id, outcome)."""
     throttles = ThrottleCounter(settings.redis_url, settings.queue_name)
     budgets = RateBudgets(settings.redis_url, settings.queue_name)
-    providers: dict[str, JudgeProvider] = {}
-    limits: dict[str, AdaptiveConcurrency] = {}
-    unavailable: dict[str, Result] = {}
-    for name in {item.judge for item in items}:
-        config = judges.get(name)
-        if config is None:
-            unavailable[name] = _failure("config_error", f"judge {name!r} is not configured")
-            continue
-        budget = budgets.for_judge(name, config.rpm_limit, config.tpm_limit)
-        try:
-            sdk = make_provider(config, throttles.hook(name, budget.pause))
-        except LookupError as exc:
-            unavailable[name] = _failure("config_error", str(exc))
-            continue
-        limits[name] = AdaptiveConcurrency(config.max_concurrency)
-        providers[name] = PacedJudge(sdk, config, budget, limits[name])
-    for name, failure in unavailable.items():
-        log.error("judge %s cannot be called: %s", name, failure.error, extra={"judge": name})
+    judges: dict[str, tuple[PacedJudge, AdaptiveConcurrency] | Result] = {}
 
-    async def one(item: WorkItem) -> Finished:
+    def judge_for(name: str) -> tuple[PacedJudge, AdaptiveConcurrency] | Result:
+        """The judge's paced client and slots, made at its first call; or why it has none."""
+        if name not in judges:
+            judges[name] = _make_judge(name, settings, throttles, budgets)
+        return judges[name]
+
+    async def one(item: WorkItem, leave: Callable[[], None]) -> Finished:
         """The item's result, or None when asked to stop before its call started.
 
         A called judge's slot stays taken until the writer has stored the result.
         """
-        if item.judge in unavailable:
-            return item, unavailable[item.judge], None
-        limit = limits[item.judge]
-        await limit.acquire()
         try:
-            if stop.is_set():
+            judge = judge_for(item.judge)
+            if isinstance(judge, Result):
+                return item, judge, None
+            paced, limit = judge
+            await limit.acquire()
+            try:
+                if stop.is_set():
+                    await limit.release()
+                    return item, None, None
+                replies = await call_judge(paced, item, leave)
+            except Exception as exc:
+                log.warning("judge call failed: %r", exc, extra=item.log_fields)
+                return item, _failure(*describe_error(exc)), limit
+            except BaseException:
                 await limit.release()
-                return item, None, None
-            replies = await call_judge(providers[item.judge], item)
-        except Exception as exc:
-            log.warning("judge call failed: %r", exc, extra=item.log_fields)
-            return item, _failure(*describe_error(exc)), limit
-        except BaseException:
-            await limit.release()
-            raise
+                raise
+        finally:
+            leave()
         result = interpret(replies, item)
         if result.status is JudgmentStatus.FAILED:
             log.warning("judge reply unusable: %s", result.error, extra=item.log_fields)
         return item, result, limit
 
-    # Calls report to a queue as they finish; `asyncio.wait` on the pending set instead
-    # walked every call in flight at each write, quadratic in a chunk's size.
-    finished: asyncio.Queue[asyncio.Future[Finished]] = asyncio.Queue()
-    calls = {asyncio.ensure_future(one(item)) for item in items}
-    for call in calls:
-        call.add_done_callback(finished.put_nowait)
+    # Calls (and a refill while it claims) report to a queue as they finish; `asyncio.wait`
+    # on the pending set instead walked every call in flight at each write, quadratic in a
+    # chunk's size.
+    finished: asyncio.Queue[asyncio.Future[Finished | None]] = asyncio.Queue()
+    calls: set[asyncio.Future[Finished | None]] = set()
+    refilling: asyncio.Future[Finished | None] | None = None
+    exhausted = False
 
-    def write_now(group: list[asyncio.Future[Finished]]) -> bool:
+    def launch(future: asyncio.Future[Finished | None]) -> None:
+        calls.add(future)
+        future.add_done_callback(finished.put_nowait)
+
+    def start(batch: list[WorkItem]) -> None:
+        for item in batch:
+            launch(asyncio.ensure_future(one(item, backlog.join())))
+
+    async def refill_now() -> None:
+        nonlocal exhausted
+        to_call, copied = await asyncio.to_thread(refill)
+        outcomes.update((item.run_id, "done") for item in copied)
+        exhausted = not to_call
+        start(to_call)
+
+    def emptied() -> None:
+        """Every call has gone out: claim more while the replies come in, one refill at a time."""
+        nonlocal refilling
+        if not exhausted and not stop.is_set() and (refilling is None or refilling.done()):
+            refilling = asyncio.ensure_future(refill_now())
+            launch(refilling)
+
+    backlog = Backlog(emptied)
+    start(items)
+
+    def write_now(group: list[asyncio.Future[Finished | None]]) -> bool:
         """Nothing more to wait for: every call has finished, or a judge is out of slots
         (the group holds them), or the job is asked to stop."""
-        full = any(limit.full for limit in limits.values())
+        full = any(not isinstance(judge, Result) and judge[1].full for judge in judges.values())
         return len(group) == len(calls) or full or stop.is_set()
 
     try:
@@ -297,7 +363,7 @@ async def _judge_all(
             while not finished.empty():
                 done.append(finished.get_nowait())
             calls.difference_update(done)
-            entries = [f.result() for f in done]
+            entries = [entry for future in done if (entry := future.result()) is not None]
             results = [(item, result) for item, result, _ in entries if result is not None]
             if results:
                 stored = await asyncio.to_thread(
@@ -315,7 +381,29 @@ async def _judge_all(
     finally:
         for call in calls:
             call.cancel()
-        for provider in providers.values():
-            await provider.aclose()
+        for judge in judges.values():
+            if not isinstance(judge, Result):
+                await judge[0].aclose()
         await throttles.aclose()
         await budgets.aclose()
+
+
+def _make_judge(
+    name: str, settings: Settings, throttles: ThrottleCounter, budgets: RateBudgets
+) -> tuple[PacedJudge, AdaptiveConcurrency] | Result:
+    """A job's client for one judge, paced by its shared budget, with its own slots; or the
+    failure every judgment of an unusable judge is stored with."""
+    config = settings.all_judges.get(name)
+    if config is None:
+        failure = _failure("config_error", f"judge {name!r} is not configured")
+    else:
+        budget = budgets.for_judge(name, config.rpm_limit, config.tpm_limit)
+        try:
+            sdk = make_provider(config, throttles.hook(name, budget.pause))
+        except LookupError as exc:
+            failure = _failure("config_error", str(exc))
+        else:
+            limit = AdaptiveConcurrency(config.max_concurrency)
+            return PacedJudge(sdk, config, budget, limit), limit
+    log.error("judge %s cannot be called: %s", name, failure.error, extra={"judge": name})
+    return failure

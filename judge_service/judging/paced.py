@@ -6,6 +6,8 @@ provider refused it (`judging/concurrency.py`); refused or failed attempts are r
 `judging/retries.py` alone.
 """
 
+from collections.abc import Callable
+
 import anthropic
 import openai
 
@@ -22,6 +24,10 @@ def estimated_tokens(config: JudgeConfig, call: JudgeCall) -> int:
     """What a call may cost before it is made: about 4 characters a token, plus max_tokens."""
     chars = len(call.prompt.system) + len(call.prompt.user) + len(call.previous_reply or "")
     return chars // 4 + config.max_tokens
+
+
+def _nothing() -> None:
+    pass
 
 
 def _refused(exc: Exception) -> bool:
@@ -46,11 +52,14 @@ class PacedJudge:
         self._budget = budget
         self._concurrency = concurrency
 
-    async def complete(self, call: JudgeCall) -> JudgeReply:
+    async def complete(self, call: JudgeCall, sent: Callable[[], None] = _nothing) -> JudgeReply:
+        """The reply; `sent()` as each attempt's turn in the budget comes (a job counts the
+        calls it still has to send)."""
         tokens = estimated_tokens(self._config, call)
 
         async def attempt() -> JudgeReply:
             await self._budget.acquire(tokens)
+            sent()
             epoch = self._concurrency.epoch
             try:
                 reply = await self._provider.complete(call)

@@ -65,8 +65,10 @@ def test_worker_logs_json_lines_with_the_run_and_pair_ids(stack: Stack) -> None:
     output = worker.stop()  # stdout and stderr together: both must be JSON lines
     lines = json_lines(output)
     assert any(line["logger"].startswith("rq.") for line in lines)  # RQ's own lines too
+    # One job: once its chunk's calls had gone out it claimed the rest of the run (the
+    # second job's pairs) with a second claim, and the second job found nothing to claim.
     chunks = [line for line in lines if line["message"] == "chunk judged"]
-    assert len(chunks) == 2
+    assert len(chunks) == 1
     assert {line["run_id"] for line in chunks} == {run["id"]}
     pair_ids = {
         item["pair_id"] for item in stack.api.get(f"/v1/runs/{run['id']}/pairs").json()["items"]
