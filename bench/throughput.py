@@ -215,8 +215,8 @@ class ServiceResult:
 
 
 def service_run(scenario: Scenario, pairs: int, workers: int, chunk: int) -> ServiceResult:
-    provider = Provider(scenario)
     database = fresh_database(DATABASE)
+    provider = Provider(scenario)  # after anything that may fail outside the try below
     queue = f"bench-throughput-{uuid.uuid4().hex[:8]}"
     judge = {
         "provider": "openai",
