@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from judge_service import __version__
 from judge_service.api.auth import RateLimiter
+from judge_service.api.ingest_runs import IngestRuns
 from judge_service.api.limits import BodyLimitMiddleware
 from judge_service.api.routes import (
     health,
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = session_factory(settings.database_url)
         app.state.dispatcher = make_dispatcher(settings)
         app.state.ingest_limiter = anyio.CapacityLimiter(settings.ingest_concurrency)
+        app.state.ingest_runs = IngestRuns()
         app.state.summaries = SummaryCache()
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.redis_url)
         app.state.metrics = ServiceCollector(settings, app.state.sessions, app.state.dispatcher)

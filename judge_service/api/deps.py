@@ -38,8 +38,12 @@ def get_run(session: Session, run_id: int, project: Project) -> Run:
     """The run, if it belongs to the caller's project; another project's run is not found."""
     run = session.get(Run, run_id)
     if run is None or run.project_id != project.id:
-        raise HTTPException(status_code=404, detail=f"run {run_id} not found")
+        raise run_not_found(run_id)
     return run
+
+
+def run_not_found(run_id: int) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"run {run_id} not found")
 
 
 def get_pair(session: Session, pair_id: int, project: Project) -> Pair:

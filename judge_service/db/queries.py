@@ -59,7 +59,24 @@ class RunCounts:
 FAILED_KIND = case((Judgment.status == JudgmentStatus.FAILED, Judgment.error_kind))
 
 
-def run_orders(run: Run) -> list[Order]:
+@dataclass(frozen=True)
+class IngestRun:
+    """What storing and queueing a run's pairs needs of it. None of it changes once the run
+    exists (a PATCH changes only its budget), so an API process keeps it (`api/ingest_runs.py`).
+    """
+
+    id: int
+    project_id: int
+    judges: tuple[str, ...]
+    swap: bool
+    mode: str
+
+    @classmethod
+    def of(cls, run: Run) -> "IngestRun":
+        return cls(run.id, run.project_id, tuple(run.judges), run.swap, run.mode)
+
+
+def run_orders(run: Run | IngestRun) -> list[Order]:
     return [Order.BASELINE_FIRST, Order.CANDIDATE_FIRST] if run.swap else [Order.BASELINE_FIRST]
 
 
@@ -131,7 +148,9 @@ def judgment_counts(session: Session) -> list[JudgmentCount]:
     ]
 
 
-def insert_pairs(session: Session, run: Run, pairs: Sequence[dict[str, Any]]) -> list[int]:
+def insert_pairs(
+    session: Session, run: Run | IngestRun, pairs: Sequence[dict[str, Any]]
+) -> list[int]:
     """Insert pairs new to the run with their judgments; returns the new pair ids, sorted.
 
     A pair whose `external_id` the run already has is skipped by the unique

@@ -4,6 +4,7 @@ import logging
 
 import anyio
 from fastapi import APIRouter, Request
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import State
 
 from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
@@ -11,7 +12,7 @@ from judge_service.api.deps import RowId, get_run
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import NO_RUN, TOO_LARGE, PairIn, PairsAccepted, PairsIn
 from judge_service.db.models import Project, Run, RunMode
-from judge_service.db.queries import insert_pairs
+from judge_service.db.queries import IngestRun, insert_pairs
 from judge_service.jobs.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ router = APIRouter(
 )
 
 
-def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run: Run) -> int:
+def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run: Run | IngestRun) -> int:
     """Queue pairs whose rows are committed; returns the number of jobs (0 if the queue failed).
 
     A batch-mode run queues nothing: the workers' batch step collects its pending judgments.
@@ -66,8 +67,16 @@ def _add_pairs(state: State, run_id: int, body: PairsIn, project: Project) -> Pa
         for pair in first_of_each.values()
     ]
     with state.sessions() as session:
-        run = get_run(session, run_id, project)
-        new_ids = insert_pairs(session, run, rows)
+        run = state.ingest_runs.get(session, run_id, project)
+        try:
+            new_ids = insert_pairs(session, run, rows)
+        except IntegrityError:
+            # Its foreign key refused the pairs: the run was deleted since this process kept
+            # it. Forgotten, it is a 404 like any missing run.
+            session.rollback()
+            state.ingest_runs.forget(run_id)
+            get_run(session, run_id, project)
+            raise
         session.commit()
     jobs = dispatch_committed(state.dispatcher, new_ids, run)
     return PairsAccepted(
