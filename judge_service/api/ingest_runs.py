@@ -1,8 +1,8 @@
 """The runs an API process has taken pairs for, kept so a pair post need not look its run up.
 
-Looking the run up was a quarter of a single-pair post's CPU (an ORM get and a round trip:
-2.71 -> 2.06 ms per post without it, p99 72 -> 54 ms, `docs/performance.md`), and what a
-post needs of its run never changes once the run exists (`db/queries.py`, `IngestRun`).
+Looking the run up (an ORM get and a round trip) was about a fifth of a single-pair post's
+API CPU (`docs/performance.md`), and what a post needs of its run never changes once the run
+exists (`db/queries.py`, `IngestRun`).
 Runs are never deleted through the API; one deleted in the database is forgotten at the
 next post, whose insert its foreign key refuses (`api/routes/pairs.py`).
 """
