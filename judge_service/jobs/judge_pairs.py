@@ -277,9 +277,9 @@ async def _judge_all(
     (run id, outcome)."""
     throttles = ThrottleCounter(settings.redis_url, settings.queue_name)
     budgets = RateBudgets(settings.redis_url, settings.queue_name)
-    judges: dict[str, tuple[PacedJudge, AdaptiveConcurrency] | Result] = {}
+    judges: dict[str, PacedJudge | Result] = {}
 
-    def judge_for(name: str) -> tuple[PacedJudge, AdaptiveConcurrency] | Result:
+    def judge_for(name: str) -> PacedJudge | Result:
         """The judge's paced client and slots, made at its first call; or why it has none."""
         if name not in judges:
             judges[name] = _make_judge(name, settings, throttles, budgets)
@@ -294,13 +294,13 @@ async def _judge_all(
             judge = judge_for(item.judge)
             if isinstance(judge, Result):
                 return item, judge, None
-            paced, limit = judge
+            limit = judge.concurrency
             await limit.acquire()
             try:
                 if stop.is_set():
                     await limit.release()
                     return item, None, None
-                replies = await call_judge(paced, item, leave)
+                replies = await call_judge(judge, item, leave)
             except Exception as exc:
                 log.warning("judge call failed: %r", exc, extra=item.log_fields)
                 return item, _failure(*describe_error(exc)), limit
@@ -350,7 +350,9 @@ async def _judge_all(
     def write_now(group: list[asyncio.Future[Finished | None]]) -> bool:
         """Nothing more to wait for: every call has finished, or a judge is out of slots
         (the group holds them), or the job is asked to stop."""
-        full = any(not isinstance(judge, Result) and judge[1].full for judge in judges.values())
+        full = any(
+            not isinstance(judge, Result) and judge.concurrency.full for judge in judges.values()
+        )
         return len(group) == len(calls) or full or stop.is_set()
 
     try:
@@ -383,14 +385,14 @@ async def _judge_all(
             call.cancel()
         for judge in judges.values():
             if not isinstance(judge, Result):
-                await judge[0].aclose()
+                await judge.aclose()
         await throttles.aclose()
         await budgets.aclose()
 
 
 def _make_judge(
     name: str, settings: Settings, throttles: ThrottleCounter, budgets: RateBudgets
-) -> tuple[PacedJudge, AdaptiveConcurrency] | Result:
+) -> PacedJudge | Result:
     """A job's client for one judge, paced by its shared budget, with its own slots; or the
     failure every judgment of an unusable judge is stored with."""
     config = settings.all_judges.get(name)
@@ -403,7 +405,6 @@ def _make_judge(
         except LookupError as exc:
             failure = _failure("config_error", str(exc))
         else:
-            limit = AdaptiveConcurrency(config.max_concurrency)
-            return PacedJudge(sdk, config, budget, limit), limit
+            return PacedJudge(sdk, config, budget, AdaptiveConcurrency(config.max_concurrency))
     log.error("judge %s cannot be called: %s", name, failure.error, extra={"judge": name})
     return failure

@@ -50,7 +50,7 @@ class PacedJudge:
         self._provider = provider
         self._config = config
         self._budget = budget
-        self._concurrency = concurrency
+        self.concurrency = concurrency  # its slots: the job holds one per call until stored
 
     async def complete(self, call: JudgeCall, sent: Callable[[], None] = _nothing) -> JudgeReply:
         """The reply; `sent()` as each attempt's turn in the budget comes (a job counts the
@@ -60,14 +60,14 @@ class PacedJudge:
         async def attempt() -> JudgeReply:
             await self._budget.acquire(tokens)
             sent()
-            epoch = self._concurrency.epoch
+            epoch = self.concurrency.epoch
             try:
                 reply = await self._provider.complete(call)
             except Exception as exc:
                 if _refused(exc):
-                    self._concurrency.throttled(epoch)
+                    self.concurrency.throttled(epoch)
                 raise
-            await self._concurrency.succeeded()
+            await self.concurrency.succeeded()
             used = (reply.input_tokens or 0) + (reply.output_tokens or 0)
             await self._budget.settle(tokens, used or None)
             return reply
