@@ -127,10 +127,10 @@ class Settings(BaseSettings):
     batch_max_attempts: int = Field(default=3, ge=1, le=20)
     max_pairs_per_request: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
-    # Pair posts an API process writes at once; the rest wait in arrival order. A few overlap
-    # the database's round trips; dozens only contend for one interpreter lock and are
-    # answered in random order, which is a long tail (bench/ingest.py, docs/performance.md).
-    ingest_concurrency: int = Field(default=6, ge=1, le=40)
+    # Groups of pair posts an API process writes at once (`api/pair_writer.py`); posts that
+    # arrive meanwhile wait and go in the next group. Fewer writers make larger groups, and
+    # a second one keeps small posts moving while a 10,000-pair post is written.
+    ingest_concurrency: int = Field(default=2, ge=1, le=40)
     # "auto": required when `judge-service serve` listens beyond loopback, open otherwise.
     auth: Literal["auto", "required", "off"] = "auto"
     # Requests per minute per API key (an open server has no keys, so no limit); 0: no limit.

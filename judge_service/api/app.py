@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -11,6 +10,7 @@ from judge_service import __version__
 from judge_service.api.auth import RateLimiter
 from judge_service.api.ingest_runs import IngestRuns
 from judge_service.api.limits import BodyLimitMiddleware
+from judge_service.api.pair_writer import PairWriter
 from judge_service.api.routes import (
     health,
     human_labels,
@@ -42,8 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = session_factory(settings.database_url)
         app.state.dispatcher = make_dispatcher(settings)
-        app.state.ingest_limiter = anyio.CapacityLimiter(settings.ingest_concurrency)
-        app.state.ingest_runs = IngestRuns()
+        app.state.pair_writer = PairWriter(
+            app.state.sessions, IngestRuns(), app.state.dispatcher, settings.ingest_concurrency
+        )
         app.state.summaries = SummaryCache()
         app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.redis_url)
         app.state.metrics = ServiceCollector(settings, app.state.sessions, app.state.dispatcher)

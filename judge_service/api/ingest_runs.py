@@ -4,7 +4,7 @@ Looking the run up (an ORM get and a round trip) was about a fifth of a single-p
 API CPU (`docs/performance.md`), and what a post needs of its run never changes once the run
 exists (`db/queries.py`, `IngestRun`).
 Runs are never deleted through the API; one deleted in the database is forgotten at the
-next post, whose insert its foreign key refuses (`api/routes/pairs.py`).
+next post, whose insert its foreign key refuses (`api/pair_writer.py`).
 """
 
 import threading

@@ -14,6 +14,7 @@ from judge_service.text import Text, storable
 MAX_TRACE_CHARS = 200_000
 MAX_QUESTION_CHARS = 50_000
 MAX_METADATA_KEYS = 50
+MAX_PAIRS_PER_POST = 10_000
 # Ids are bigint columns and rubric versions integer ones: larger numbers are no id or
 # version, and PostgreSQL refuses to compare a column with them.
 MAX_ROW_ID = 2**63 - 1
@@ -180,7 +181,7 @@ class PairIn(BaseModel):
 class PairsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pairs: list[PairIn] = Field(min_length=1, max_length=10_000)
+    pairs: list[PairIn] = Field(min_length=1, max_length=MAX_PAIRS_PER_POST)
 
 
 class RetryAccepted(BaseModel):

@@ -150,8 +150,9 @@ def judgment_counts(session: Session) -> list[JudgmentCount]:
 
 def insert_pairs(
     session: Session, run: Run | IngestRun, pairs: Sequence[dict[str, Any]]
-) -> list[int]:
-    """Insert pairs new to the run with their judgments; returns the new pair ids, sorted.
+) -> dict[str, int]:
+    """Insert pairs new to the run with their judgments; returns their ids by external id,
+    in id order (the order submitted).
 
     A pair whose `external_id` the run already has is skipped by the unique
     constraint itself, so two concurrent submissions cannot both insert it. Each
@@ -159,7 +160,7 @@ def insert_pairs(
     from the new ids, so no judgment row crosses the wire.
     """
     if not pairs:
-        return []
+        return {}
     slots = [(judge, order.value) for judge in run.judges for order in run_orders(run)]
     if session.get_bind().dialect.name == "postgresql":
         return _insert_postgresql(session, run.id, pairs, slots)
@@ -194,7 +195,7 @@ new AS (
            char_length(candidate_trace), :created
     FROM submitted ORDER BY external_id
     ON CONFLICT (run_id, external_id) DO NOTHING
-    RETURNING id
+    RETURNING id, external_id
 ),
 judgments_made AS (
     INSERT INTO judgments (run_id, pair_id, judge, "order", status, attempts, created_at)
@@ -202,14 +203,14 @@ judgments_made AS (
     FROM new CROSS JOIN unnest(CAST(:judges AS text[]), CAST(:orders AS text[]))
         AS slot(judge, slot_order)
 )
-SELECT id FROM new ORDER BY id
+SELECT external_id, id FROM new ORDER BY id
 """
 )
 
 
 def _insert_postgresql(
     session: Session, run_id: int, pairs: Sequence[dict[str, Any]], slots: list[tuple[str, str]]
-) -> list[int]:
+) -> dict[str, int]:
     document = json.dumps(
         [
             {"position": position, **{column: pair[column] for column in PAIR_INPUT_COLUMNS}}
@@ -224,12 +225,15 @@ def _insert_postgresql(
         "judges": [judge for judge, _ in slots],
         "orders": [order for _, order in slots],
     }
-    return list(session.scalars(INSERT_PAIRS_POSTGRESQL, params))
+    return {
+        external_id: pair_id
+        for external_id, pair_id in session.execute(INSERT_PAIRS_POSTGRESQL, params)
+    }
 
 
 def _insert_sqlite(
     session: Session, run_id: int, pairs: Sequence[dict[str, Any]], slots: list[tuple[str, str]]
-) -> list[int]:
+) -> dict[str, int]:
     """One executemany of a statement compiled once, then INSERT ... SELECT for the judgments.
 
     (SQLite has one writer at a time: no lock order to keep.)
@@ -246,9 +250,10 @@ def _insert_sqlite(
     stmt = (
         sqlite.insert(Pair)
         .on_conflict_do_nothing(index_elements=["run_id", "external_id"])
-        .returning(Pair.id)
+        .returning(Pair.id, Pair.external_id)
     )
-    new_ids = sorted(session.scalars(stmt, rows).all())
+    new = {external_id: pair_id for pair_id, external_id in sorted(session.execute(stmt, rows))}
+    new_ids = list(new.values())
     # (judge, order) as rows, in SQL SQLite reads (it has no VALUES with column aliases).
     slot_rows = union_all(
         *(
@@ -272,7 +277,7 @@ def _insert_sqlite(
             Pair.id.in_(new_ids[start : start + INSERT_BATCH])
         )
         session.execute(insert(Judgment).from_select(columns, made))
-    return new_ids
+    return new
 
 
 JUDGMENT_EXPORT_COLUMNS = (

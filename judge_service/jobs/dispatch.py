@@ -17,6 +17,8 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from judge_service.config import Settings
+from judge_service.db.models import Run, RunMode
+from judge_service.db.queries import IngestRun
 from judge_service.jobs.judge_pairs import judge_chunk, judge_pairs
 from judge_service.jobs.shared_enqueue import SharedEnqueue
 from judge_service.redis_clients import probe_redis, queue_redis
@@ -142,6 +144,27 @@ class InProcessDispatcher:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run: Run | IngestRun) -> int:
+    """Queue pairs whose rows are committed; returns the number of jobs (0 if the queue failed).
+
+    A batch-mode run queues nothing: the workers' batch step collects its pending judgments.
+    """
+    if run.mode == RunMode.BATCH:
+        return 0
+    try:
+        return dispatcher.dispatch(pair_ids)
+    except Exception:
+        # The pairs and their pending judgments are committed: `judge-service
+        # reconcile` queues them once the queue is back. Nothing is lost.
+        # The pair ids are left out: up to 10,000 of them would make one line of ~60 KB.
+        log.exception(
+            "could not queue %d pairs",
+            len(pair_ids),
+            extra={"run_id": run.id, "pairs": len(pair_ids)},
+        )
+        return 0
 
 
 def judge_queue(redis: Redis, name: str) -> Queue:

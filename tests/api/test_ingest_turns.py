@@ -1,4 +1,5 @@
-"""Pair posts take their turn: an API process writes at most `ingest_concurrency` at once."""
+"""Pair posts take their turn: an API process writes at most `ingest_concurrency` groups of
+posts at once (`api/pair_writer.py`)."""
 
 import threading
 import time
@@ -14,12 +15,8 @@ from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.demo.sample import sample_pairs
 from judge_service.jobs.dispatch import judge_queue
+from tests.api.row_lock import held_run
 from tests.conftest import create_run
-
-WAITING_ON_A_LOCK = text(
-    "SELECT count(*) FROM pg_stat_activity "
-    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-)
 
 
 def test_posts_past_the_limit_wait_their_turn_and_all_land(
@@ -45,23 +42,13 @@ def test_posts_past_the_limit_wait_their_turn_and_all_land(
             def post(pair: dict[str, object]) -> None:
                 answers.append(api.post(f"/v1/runs/{run_id}/pairs", json={"pairs": [pair]}))
 
-            with (
-                engine.connect() as locker,
-                # Each read its own transaction: pg_stat_activity holds still within one.
-                engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher,
-            ):
-                # A pair's insert checks its run's row (foreign key): held here, it waits.
-                locker.execute(text("SELECT 1 FROM runs WHERE id = :id FOR UPDATE"), {"id": run_id})
+            with held_run(engine, run_id) as held:
                 posts = [threading.Thread(target=post, args=(pair,)) for pair in pairs]
                 for thread in posts:
                     thread.start()
-                deadline = time.monotonic() + 10
-                while watcher.execute(WAITING_ON_A_LOCK).scalar_one() < 2:
-                    assert time.monotonic() < deadline, "fewer than two posts reached the database"
-                    time.sleep(0.01)
+                held.wait_for(2)
                 time.sleep(0.5)  # time enough for the other three to pile up, were they let in
-                waiting = watcher.execute(WAITING_ON_A_LOCK).scalar_one()
-                locker.rollback()
+                waiting = held.waiting()
             for thread in posts:
                 thread.join(30)
         with engine.connect() as db:

@@ -62,13 +62,16 @@ def test_each_new_pair_gets_one_pending_row_per_judge_and_order(
         again = insert_pairs(session, run, rows(15, offset=20))
         session.commit()
 
-        assert len(first) == 30 and first == sorted(first)
-        assert len(again) == 5 and not set(again) & set(first)
+        # By external id, in id order, which is the order submitted.
+        assert list(first) == [r["external_id"] for r in rows(30)]
+        assert list(first.values()) == sorted(first.values())
+        assert list(again) == [r["external_id"] for r in rows(5, offset=30)]
+        assert not set(again.values()) & set(first.values())
         stored = session.execute(
             select(Judgment.pair_id, Judgment.judge, Judgment.order, Judgment.status)
         ).all()
         per_pair = Counter(pair_id for pair_id, *_ in stored)
-        assert set(per_pair) == set(first) | set(again)
+        assert set(per_pair) == set(first.values()) | set(again.values())
         assert set(per_pair.values()) == {3 * orders}
         assert {status for *_, status in stored} == {JudgmentStatus.PENDING}
         slots = {(judge, order) for _, judge, order, _ in stored}
@@ -81,6 +84,8 @@ def test_each_new_pair_gets_one_pending_row_per_judge_and_order(
             select(Pair.external_id, Pair.baseline_chars, Pair.candidate_chars)
         ).all()
         by_id = {r["external_id"]: r for r in rows(35)}
+        stored_ids = {e: i for e, i in session.execute(select(Pair.external_id, Pair.id))}
+        assert stored_ids == first | again
         for external_id, baseline_chars, candidate_chars in lengths:
             assert baseline_chars == len(str(by_id[external_id]["baseline_trace"]))
             assert candidate_chars == len(str(by_id[external_id]["candidate_trace"]))
@@ -107,7 +112,7 @@ def test_overlapping_submissions_in_opposite_orders_do_not_deadlock(
     pairs = rows(OVERLAPPING)
     submissions = {"ascending": pairs, "descending": pairs[::-1]}
     start = threading.Barrier(len(submissions))
-    outcome: dict[str, list[int] | Exception] = {}
+    outcome: dict[str, dict[str, int] | Exception] = {}
 
     def submit(name: str) -> None:
         with sessions() as session:
@@ -126,7 +131,7 @@ def test_overlapping_submissions_in_opposite_orders_do_not_deadlock(
     for thread in threads:
         thread.join(timeout=120)
     assert not {name: repr(o) for name, o in outcome.items() if isinstance(o, Exception)}
-    new_ids = {name: ids for name, ids in outcome.items() if isinstance(ids, list)}
+    new_ids = {name: list(new.values()) for name, new in outcome.items() if isinstance(new, dict)}
     assert sum(len(ids) for ids in new_ids.values()) == OVERLAPPING
 
     with sessions() as session:

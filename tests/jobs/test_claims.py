@@ -57,7 +57,7 @@ def make_pairs(sessions: sessionmaker[Session], count: int, judges: list[str]) -
             }
             for i in range(count)
         ]
-        ids = insert_pairs(session, run, pairs)
+        ids = list(insert_pairs(session, run, pairs).values())
         session.commit()
         return ids
 

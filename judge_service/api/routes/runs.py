@@ -10,7 +10,6 @@ from sqlalchemy import select, update
 from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import DispatcherDep, RowId, SessionDep, SettingsDep, get_run
 from judge_service.api.limits import StrictJSONRoute
-from judge_service.api.routes.pairs import dispatch_committed
 from judge_service.api.schemas import (
     JUDGES_CHANGED,
     NO_RUN,
@@ -35,6 +34,7 @@ from judge_service.db.models import (
 )
 from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs, run_counts
 from judge_service.db.rubrics import get_rubric
+from judge_service.jobs.dispatch import dispatch_committed
 from judge_service.jobs.estimate import estimate_run
 from judge_service.judging.protocol import Scale
 from judge_service.text import Text
@@ -188,7 +188,7 @@ def rerun(
         {column: getattr(pair, column) for column in PAIR_INPUT_COLUMNS}
         for pair in session.scalars(select(Pair).where(Pair.run_id == old.id).order_by(Pair.id))
     ]
-    new_ids = insert_pairs(session, run, pairs)
+    new_ids = list(insert_pairs(session, run, pairs).values())
     session.commit()
     dispatch_committed(dispatcher, new_ids, run)
     return run_public(run, run_counts(session, [run.id])[run.id])
