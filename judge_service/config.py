@@ -125,7 +125,6 @@ class Settings(BaseSettings):
     # how many batches a judgment may go in before an error or unreadable reply is final.
     batch_max_requests: int = Field(default=10_000, ge=1, le=50_000)
     batch_max_attempts: int = Field(default=3, ge=1, le=20)
-    max_pairs_per_request: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     # Groups of pair posts an API process writes at once (`api/pair_writer.py`); posts that
     # arrive meanwhile wait and go in the next group. Fewer writers make larger groups, and
