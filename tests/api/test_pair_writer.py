@@ -27,18 +27,15 @@ class Parts:
     dispatcher: RQDispatcher
     project: Project
 
-    def writer(self, writers: int = 1, group_pairs: int = 10_000) -> PairWriter:
+    def writer(self, group_pairs: int = 10_000) -> PairWriter:
+        """One writer: posts waiting together go in one group, as many as `group_pairs` allow."""
         sessions = session_factory(self.settings.database_url)
-        return PairWriter(sessions, IngestRuns(), self.dispatcher, writers, group_pairs)
+        return PairWriter(sessions, IngestRuns(), self.dispatcher, 1, group_pairs)
 
-    def new_run(self, judges: tuple[str, ...] = ("sim",)) -> int:
+    def new_run(self) -> int:
         with session_factory(self.settings.database_url).begin() as session:
             run = Run(
-                project_id=self.project.id,
-                name="writer",
-                baseline="b",
-                candidate="c",
-                judges=list(judges),
+                project_id=self.project.id, name="w", baseline="b", candidate="c", judges=["sim"]
             )
             session.add(run)
             session.flush()
