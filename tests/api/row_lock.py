@@ -1,4 +1,4 @@
-"""A run's row held locked, so pair posts to it wait in PostgreSQL where a test can see them."""
+"""Runs' rows held locked, so pair posts to them wait in PostgreSQL where a test can see them."""
 
 import time
 from collections.abc import Iterator
@@ -28,14 +28,17 @@ class HeldRun:
 
 
 @contextmanager
-def held_run(engine: Engine, run_id: int) -> Iterator[HeldRun]:
-    """A pair's insert checks its run's row (foreign key): while it is held, the insert waits."""
+def held_run(engine: Engine, *run_ids: int) -> Iterator[HeldRun]:
+    """A pair's insert checks its run's row (foreign key): while it is held, the insert waits.
+    Several runs are let go at once, when the block ends."""
     with (
         engine.connect() as locker,
         # Each read its own transaction: pg_stat_activity holds still within one.
         engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher,
     ):
-        locker.execute(text("SELECT 1 FROM runs WHERE id = :id FOR UPDATE"), {"id": run_id})
+        locker.execute(
+            text("SELECT 1 FROM runs WHERE id = ANY(:ids) FOR UPDATE"), {"ids": list(run_ids)}
+        )
         try:
             yield HeldRun(watcher)
         finally:

@@ -2,6 +2,7 @@
 is answered for itself, and one the database refuses fails alone (`api/pair_writer.py`)."""
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from judge_service.db.engine import dispose_engine, session_factory
 from judge_service.db.models import Project, Run
 from judge_service.db.projects import default_project
 from judge_service.jobs.dispatch import RQDispatcher
+from tests.api.row_lock import held_run
 
 
 @dataclass
@@ -27,10 +29,10 @@ class Parts:
     dispatcher: RQDispatcher
     project: Project
 
-    def writer(self, group_pairs: int = 10_000) -> PairWriter:
-        """One writer: posts waiting together go in one group, as many as `group_pairs` allow."""
+    def writer(self, group_pairs: int = 10_000, writers: int = 1) -> PairWriter:
+        """Posts waiting together go in one group, as many as `group_pairs` allow."""
         sessions = session_factory(self.settings.database_url)
-        return PairWriter(sessions, IngestRuns(), self.dispatcher, 1, group_pairs)
+        return PairWriter(sessions, IngestRuns(), self.dispatcher, writers, group_pairs)
 
     def new_run(self) -> int:
         with session_factory(self.settings.database_url).begin() as session:
@@ -165,3 +167,29 @@ def test_a_post_the_database_refuses_fails_alone(parts: Parts) -> None:
         assert isinstance(refused, HTTPException)
         assert (refused.status_code, refused.detail) == (404, f"run {run_id} not found")
     assert sorted(parts.transactions()) == ["k0", "k1", "k2"]
+
+
+def test_two_groups_over_the_same_runs_in_opposite_orders_both_land(parts: Parts) -> None:
+    """Each group inserts run by run in id order, so two never wait for each other in a cycle.
+
+    In arrival order the first group would insert into run a, then b, and the second into b,
+    then a: let go at once, each would hold the pair the other needs next, and PostgreSQL
+    would end one group as a deadlock.
+    """
+    run_a, run_b = parts.new_run(), parts.new_run()
+    writer = parts.writer(group_pairs=2, writers=2)
+    # One pair a post, two posts a group: [a:x, b:y] and [b:y, a:x], written at once.
+    posts = [(run_a, pairs("x")), (run_b, pairs("y")), (run_b, pairs("y")), (run_a, pairs("x"))]
+    answers: list[PairsAccepted | BaseException] = []
+    with held_run(parts.engine, run_a, run_b) as held:
+        posting = threading.Thread(
+            target=lambda: answers.extend(post_all(writer, posts, parts.project))
+        )
+        posting.start()
+        held.wait_for(2)  # both groups at their first insert
+    posting.join(30)
+
+    assert all(isinstance(answer, PairsAccepted) for answer in answers), answers
+    accepted = [answer.accepted for answer in answers if isinstance(answer, PairsAccepted)]
+    assert sorted(accepted) == [0, 0, 1, 1]
+    assert sorted(parts.transactions()) == ["x", "y"]
