@@ -27,6 +27,7 @@ from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db import migrate
 from judge_service.db.engine import dispose_engine
+from judge_service.jobs.dispatch import judge_queue
 from judge_service.simulate.config import SimulatorConfig
 from judge_service.simulate.server import create_app as create_simulator
 
@@ -144,9 +145,20 @@ def judges(simulator: BackgroundServer) -> dict[str, dict[str, Any]]:
     return simulated_judges(simulator.url)
 
 
+def empty_queue(redis_url: str, name: str) -> None:
+    """Drop a test's queue and the jobs no worker ran: without a TTL they would stay in Redis."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        judge_queue(client, name).empty()
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
-def queue_name() -> str:
-    return f"judge-test-{uuid.uuid4().hex[:8]}"
+def queue_name(redis_url: str) -> Iterator[str]:
+    name = f"judge-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    empty_queue(redis_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -314,6 +326,8 @@ def stack_factory(
                 judges=judges(simulator.url),
                 **{"chunk_size": 10, **settings_overrides},
             )
+            # Runs after the stack's API and workers stop (callbacks run last in, first out).
+            cleanup.callback(empty_queue, redis_url, settings.queue_name)
             api = cleanup.enter_context(BackgroundServer(create_app(settings)))
             client = cleanup.enter_context(httpx.Client(base_url=api.url, timeout=30))
             built = Stack(settings, client, simulator)

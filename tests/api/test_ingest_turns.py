@@ -7,16 +7,14 @@ import uuid
 from collections.abc import Callable
 
 import httpx
-from redis import Redis
 from sqlalchemy import create_engine, text
 
 from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.demo.sample import sample_pairs
-from judge_service.jobs.dispatch import judge_queue
 from tests.api.row_lock import held_run
-from tests.conftest import create_run
+from tests.conftest import create_run, empty_queue
 
 
 def test_posts_past_the_limit_wait_their_turn_and_all_land(
@@ -55,9 +53,7 @@ def test_posts_past_the_limit_wait_their_turn_and_all_land(
             stored = db.execute(text("SELECT count(*) FROM pairs")).scalar_one()
     finally:
         engine.dispose()
-        redis = Redis.from_url(redis_url)
-        judge_queue(redis, settings.queue_name).empty()
-        redis.close()
+        empty_queue(redis_url, settings.queue_name)
 
     assert waiting == 2
     assert (
