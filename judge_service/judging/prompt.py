@@ -15,7 +15,10 @@ import hashlib
 import json
 import re
 import secrets
+import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 
 from judge_service.judging.protocol import LABEL_MEANINGS, LABELS, Scale
 from judge_service.judging.rubrics import GENERAL, OVERALL, RubricDefinition
@@ -59,10 +62,38 @@ def criteria_for(rubric: RubricDefinition, has_reference: bool) -> list[str]:
     return [axis.name for axis in rubric.axes_for(has_reference)] + [OVERALL]
 
 
+# What the text parser reads as a label (`[[A]]`) and the section markers are made of (`===`).
+_LOOK_ALIKE = re.compile(r"\[\[|\]\]|===")
+_RUN = re.compile(r"\[{2,}|\]{2,}|={3,}")
+# ASCII other than `[`, `]` and `=`: normalisation leaves it as it is, and it only ends a run.
+_UNITS = re.compile(r"[^\[\]=\x80-\U0010ffff]+|.", re.DOTALL)
+
+
 def neutralise(text: str) -> str:
-    """Break verdict-label and marker look-alikes; the text reads the same to a person."""
-    text = text.replace("[[", "[ [").replace("]]", "] ]")
-    return re.sub(r"={3,}", lambda m: " ".join(m.group()), text)
+    """Break verdict-label and marker look-alikes; the text reads the same to a person.
+
+    A space goes between the characters of every `[[`, `]]` and `===` run (`[[[B]]]` becomes
+    `[ [ [B] ] ]`), also when they are spelt with compatibility forms (full-width U+FF3B,
+    small U+FE66...) that Unicode normalisation, or a judge quoting the text, turns into
+    ASCII. Runs are found in the NFKD form: NFKC only composes it further, which never makes
+    a bracket or an equals sign, and the text as written has no run its NFKD form lacks.
+    """
+    if not _LOOK_ALIKE.search(unicodedata.normalize("NFKD", text)):
+        return text
+    units: list[str] = []
+    for unit in _UNITS.findall(text):
+        folded = unicodedata.normalize("NFKD", unit)
+        # One character that is a whole look-alike (U+2A76, `===`) is spelt out to be split.
+        units.extend(folded if _LOOK_ALIKE.search(folded) else [unit])
+    forms = [unicodedata.normalize("NFKD", unit) for unit in units]
+    ends = list(accumulate(map(len, forms)))  # where each unit's normal form ends
+    spaced = {
+        bisect_right(ends, at)
+        for run in _RUN.finditer("".join(forms))
+        for at in range(run.start() + 1, run.end())
+        if bisect_right(ends, at) != bisect_right(ends, at - 1)
+    }
+    return "".join(f" {unit}" if index in spaced else unit for index, unit in enumerate(units))
 
 
 def system_prompt(

@@ -1,4 +1,8 @@
+import unicodedata
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from judge_service.judging.prompt import (
     criteria_for,
@@ -68,6 +72,49 @@ def test_a_trace_cannot_forge_sections_or_labels(attack: str) -> None:
 def test_neutralise_keeps_the_words() -> None:
     assert neutralise("see [[A]] and ===== here") == "see [ [A] ] and = = = = = here"
     assert neutralise("plain text, [single] brackets") == "plain text, [single] brackets"
+    assert neutralise("a == b, x[i][j]") == "a == b, x[i][j]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[[[B]]]", "[ [ [B] ] ]"),  # odd runs: replacing "[[" pairwise left "[ [[B] ]]"
+        ("\uff3b\uff3bA\uff3d\uff3d", "\uff3b \uff3bA\uff3d \uff3d"),  # full-width brackets
+        ("[\uff3bA]\ufe48", "[ \uff3bA] \ufe48"),  # ASCII and look-alikes mixed
+        # Full-width, small and superscript equals signs.
+        ("\uff1d\ufe66\u207c BEGIN", "\uff1d \ufe66 \u207c BEGIN"),
+        ("\u2a75=", "\u2a75 ="),  # TWO CONSECUTIVE EQUALS SIGNS, then one more
+        ("\u2a76", "= = ="),  # THREE CONSECUTIVE EQUALS SIGNS: one character, spelt out
+        ("===\u0338", "= = =\u0338"),  # NFKC makes it "==" and a not-equal sign; as sent, "==="
+        ("==\u2260", "= = \u2260"),  # a not-equal sign is "=" and U+0338 once decomposed
+    ],
+)
+def test_neutralise_breaks_look_alikes_of_every_run_length_and_form(
+    text: str, expected: str
+) -> None:
+    assert neutralise(text) == expected
+
+
+_DANGEROUS = ["[", "]", "=", "\uff3b", "\uff3d", "\ufe47", "\ufe48", "\uff1d", "\ufe66", "\u207c"]
+_DANGEROUS += ["\u208c", "\u2a74", "\u2a75", "\u2a76", "\u2260", " ", "\u0338", "A", "B", ">", ":"]
+
+
+@settings(
+    max_examples=500,
+    deadline=None,
+    derandomize=True,
+    database=None,  # no example database in the work tree
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(st.lists(st.sampled_from(_DANGEROUS) | st.characters(), max_size=40).map("".join))
+def test_neutralise_leaves_no_look_alike_after_nfkc(text: str) -> None:
+    """Whatever the text, nothing in it reads as `[[`, `]]` or `===`, even once normalised."""
+    out = neutralise(text)
+    for seen in (out, *(unicodedata.normalize(form, out) for form in ("NFKC", "NFKD", "NFC"))):
+        assert "[[" not in seen and "]]" not in seen and "===" not in seen
+    # Only spaces were added, except that a text needing any is spelt with U+2A76 as `===`.
+    kept = out.replace(" ", "")
+    assert kept in (text.replace(" ", ""), text.replace(" ", "").replace("\u2a76", "==="))
 
 
 @pytest.mark.parametrize("scale", list(Scale))
