@@ -9,7 +9,7 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, case, select, text
+from sqlalchemy import ColumnElement, Select, String, case, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from judge_service.db.models import HumanLabel, Judgment, JudgmentStatus, Pair, Run
@@ -42,6 +42,18 @@ def _column(rows: list[tuple[Any, ...]], index: int) -> np.ndarray:
     return np.fromiter(map(itemgetter(index), rows), dtype=np.int64, count=len(rows))
 
 
+def _metadata_value(dialect: str, key: str) -> ColumnElement[Any]:
+    """A pair's metadata value under `key` as text, whatever characters the key holds.
+
+    SQLite's JSON paths (`$."key"`) have no escape for a quote and compare a key's escaped
+    form, so on SQLite the key is matched against json_each's decoded keys instead.
+    """
+    if dialect == "postgresql":
+        return Pair.meta[key].as_string()
+    entry = func.json_each(Pair.meta).table_valued("key", "value").alias("entry")
+    return cast(select(entry.c.value).where(entry.c.key == key).scalar_subquery(), String)
+
+
 def load_run_frame(
     session: Session, run: Run, *, axis: str | None = None, by: str | None = None
 ) -> tuple[RunFrame, np.ndarray]:
@@ -62,7 +74,9 @@ def load_run_frame(
     if by:
         values = _fetch(
             session,
-            select(Pair.meta[by].as_string()).where(Pair.run_id == run.id).order_by(Pair.id),
+            select(_metadata_value(session.get_bind().dialect.name, by))
+            .where(Pair.run_id == run.id)
+            .order_by(Pair.id),
         )
         labels = [MISSING_STRATUM if value is None else value for (value,) in values]
         strata = sorted(set(labels))
