@@ -10,6 +10,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
+from judge_service.csv_cells import csv_cell
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -134,6 +136,12 @@ def write_frame(frame: "pd.DataFrame", path: Path, format: ExportFormat) -> None
                 )
         frame.to_parquet(path, index=False)
     elif format == "csv":
-        frame.to_csv(path, index=False)
+        # Text columns only: a spreadsheet must not run a cell as a formula; numbers stay numbers.
+        frame = frame.copy()
+        for column in frame.select_dtypes(include=["object", "string"]).columns:
+            frame[column] = frame[column].map(csv_cell)
+        # CRLF rows, as the server writes: Python's csv quotes a cell holding CR only when CR is
+        # in the line terminator, and a spreadsheet starts a new row (and a new cell) at it.
+        frame.to_csv(path, index=False, lineterminator="\r\n")
     else:
         frame.to_json(path, orient="records", lines=True, date_format="iso", force_ascii=False)

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import RowId, SessionDep, get_run
 from judge_service.api.schemas import NO_RUN
+from judge_service.csv_cells import csv_cell
 from judge_service.db.queries import JUDGMENT_EXPORT_COLUMNS, iter_judgments
 
 router = APIRouter(prefix="/v1/runs", tags=["judgments"], responses=AUTH_RESPONSES)
@@ -37,9 +38,13 @@ def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
     writer = csv.DictWriter(buffer, fieldnames=FIELDS)
     writer.writeheader()
     for record in records:
-        # Nested values (per-axis rulings) stay machine-readable as JSON in their cell.
+        # Nested values (per-axis rulings) stay machine-readable as JSON in their cell; text
+        # that a spreadsheet would run as a formula is quoted.
         writer.writerow(
-            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
+            {
+                k: json.dumps(v) if isinstance(v, dict | list) else csv_cell(v)
+                for k, v in record.items()
+            }
         )
         yield buffer.getvalue()
         buffer.seek(0)
