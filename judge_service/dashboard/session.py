@@ -4,8 +4,9 @@ The cookie is SameSite=Strict, so another site cannot make a browser use it, and
 never appears in a URL (where proxies and logs would keep it).
 """
 
+import unicodedata
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,10 +24,19 @@ router = APIRouter(include_in_schema=False, route_class=StrictJSONRoute)
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: `next` must not send a signed-in browser elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site: `next` must not send a signed-in browser elsewhere.
+
+    Judged as a browser reads it: browsers drop tabs and line breaks anywhere and strip
+    leading spaces, so "/<tab>/evil.example" is "//evil.example", another host, as are paths
+    starting with a slash and a backslash. A target holding a control character is refused.
+    """
+    if not target or any(unicodedata.category(char) == "Cc" for char in target):
         return "/"
-    return target
+    path = target.strip(" ")
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    parts = urlsplit(path)
+    return "/" if parts.scheme or parts.netloc else path
 
 
 async def _viewer(request: Request, settings: SettingsDep) -> Project:
