@@ -77,24 +77,33 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command("create")
 def keys_create(
     project: Annotated[str, typer.Option(help="Project name; created if new")],
+    annotator: Annotated[
+        str | None,
+        typer.Option(help="The person whose human labels this key makes (default: key:<prefix>)"),
+    ] = None,
 ) -> None:
     """Make an API key for a project and print it: it is shown this once, never stored."""
     from judge_service.config import Settings
     from judge_service.db.engine import session_factory
-    from judge_service.db.projects import create_key
+    from judge_service.db.projects import annotator_problem, create_key
 
     if not 1 <= len(project) <= 100 or "\x00" in project:
         err.print("--project must be 1 to 100 characters")
         raise typer.Exit(2)
+    problem = annotator_problem(annotator) if annotator is not None else None
+    if problem is not None:
+        err.print(f"--annotator {problem}")
+        raise typer.Exit(2)
     with session_factory(Settings().database_url)() as session:
-        key = create_key(session, project)
-    err.print(f"API key for project {project!r} (shown once; store it now):")
+        key = create_key(session, project, annotator)
+    labels = f", labelling as {annotator!r}" if annotator else ""
+    err.print(f"API key for project {project!r}{labels} (shown once; store it now):")
     print(key)
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Every key's prefix, project and dates; never the keys themselves."""
+    """Every key's prefix, project, annotator and dates; never the keys themselves."""
     from judge_service.config import Settings
     from judge_service.db.engine import session_factory
     from judge_service.db.projects import list_keys
@@ -102,12 +111,15 @@ def keys_list() -> None:
     with session_factory(Settings().database_url)() as session:
         for key in list_keys(session):
             revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
-            print(f"{key.prefix}…\t{key.project}\t{key.created_at:%Y-%m-%d %H:%M}\t{revoked}")
+            created = f"{key.created_at:%Y-%m-%d %H:%M}"
+            print(f"{key.prefix}…\t{key.project}\t{key.annotator}\t{created}\t{revoked}")
 
 
 @keys_app.command("revoke")
 def keys_revoke(
-    prefix: Annotated[str, typer.Argument(help="The prefix `keys list` shows")],
+    prefix: Annotated[
+        str, typer.Argument(help="The prefix `keys list` shows, a start of it, or the key")
+    ],
 ) -> None:
     """Revoke a key at once: requests with it get 401 from then on."""
     from judge_service.config import Settings
@@ -115,9 +127,14 @@ def keys_revoke(
     from judge_service.db.projects import revoke_key
 
     with session_factory(Settings().database_url)() as session:
-        if not revoke_key(session, prefix.rstrip("…")):
-            err.print(f"no active key with prefix {prefix!r}")
-            raise typer.Exit(1)
+        try:
+            revoked = revoke_key(session, prefix)
+        except ValueError as refused:
+            err.print(f"[red]refused:[/] {refused}")
+            raise typer.Exit(2) from None
+    if not revoked:
+        err.print(f"no active key with prefix {prefix!r}")
+        raise typer.Exit(1)
     err.print(f"revoked {prefix}")
 
 

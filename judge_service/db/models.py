@@ -116,6 +116,8 @@ class ApiKey(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     prefix: Mapped[str] = mapped_column(String(16))  # shown in listings, to tell keys apart
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # The person whose human labels this key makes; NULL: they are made as `key:<prefix>`.
+    annotator: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -188,12 +190,16 @@ class HumanLabel(Base):
 
 
 class Rubric(Base):
-    """A custom rubric version; built-in rubrics live in code."""
+    """A project's custom rubric version; built-in rubrics live in code, shared and read-only.
+
+    Another project's rubric of the same name is another rubric: its own versions from 1.
+    """
 
     __tablename__ = "rubrics"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(60))
     version: Mapped[int] = mapped_column(Integer)
     definition: Mapped[dict[str, Any]] = mapped_column(JsonDoc)

@@ -75,7 +75,7 @@ def test_another_projects_data_is_not_found(locked: str, pg_url: str) -> None:
         assert api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
         apply_plan(pg_url, run["id"], random_plan(6, seed=1, judges=(S,)))
         pair_id = api.get(f"/v1/runs/{run['id']}/pairs").json()["items"][0]["pair_id"]
-        label = {"label": "tie", "annotator": "a"}
+        label = {"label": "tie"}  # recorded under the key: `key:<prefix>`
         assert api.post(f"/v1/pairs/{pair_id}/human-labels", json=label).status_code == 201
 
         rid = run["id"]
@@ -103,7 +103,7 @@ def test_another_projects_data_is_not_found(locked: str, pg_url: str) -> None:
         assert board.status_code == 422 and f"no such run: {rid}" in board.text
         # The other project's labels were not touched by its refused attempt.
         labels = api.get(f"/v1/pairs/{pair_id}/human-labels").json()
-        assert [(x["annotator"], x["label"]) for x in labels] == [("a", "tie")]
+        assert [(x["annotator"], x["label"]) for x in labels] == [(f"key:{ours[:12]}", "tie")]
 
 
 def test_dashboard_signs_in_with_a_cookie_and_keeps_projects_apart(

@@ -276,3 +276,95 @@ def test_0009_sets_each_runs_spend_from_its_judgments_and_keeps_them_on_the_way_
             assert list(costs) == [0.25, 0.5, None]
         assert "spent_usd" not in {c["name"] for c in inspect(engine).get_columns("runs")}
     engine.dispose()
+
+
+def insert_rubric(
+    conn: Connection, rubric_id: int, name: str, version: int, **columns: Any
+) -> None:
+    definition = json.dumps({"name": name, "description": "", "axes": [], "overall": f"v{version}"})
+    insert_row(
+        conn,
+        "rubrics",
+        id=rubric_id,
+        name=name,
+        version=version,
+        definition=definition,
+        sha256=f"{rubric_id:064d}",
+        created_at=CREATED,
+        **columns,
+    )
+
+
+def rubric_rows(conn: Connection) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row)
+        for row in conn.execute(text("SELECT id, name, version FROM rubrics ORDER BY id"))
+    ]
+
+
+def test_0010_puts_existing_rubrics_in_the_default_project_and_keeps_them_on_the_way_down(
+    empty_db: str,
+) -> None:
+    migrate.upgrade(empty_db, "0009")
+    engine = create_engine(empty_db)
+    with engine.begin() as conn:
+        insert_rubric(conn, 1, "clarity", 1)
+        insert_rubric(conn, 2, "clarity", 2)
+        insert_rubric(conn, 3, "brevity", 1)
+    before = [(1, "clarity", 1), (2, "clarity", 2), (3, "brevity", 1)]
+    migrate.upgrade(empty_db, "0010")
+    with engine.begin() as conn:
+        (default_id,) = conn.execute(text("SELECT id FROM projects WHERE name = 'default'")).one()
+        owners = conn.execute(text("SELECT id, project_id FROM rubrics ORDER BY id")).all()
+        assert [tuple(row) for row in owners] == [(1, default_id), (2, default_id), (3, default_id)]
+        # Another project's "clarity" is its own rubric, starting at version 1.
+        insert_row(conn, "projects", id=default_id + 1, name="other", created_at=CREATED)
+        insert_rubric(conn, 4, "clarity", 1, project_id=default_id + 1)
+    uniques = {tuple(u["column_names"]) for u in inspect(engine).get_unique_constraints("rubrics")}
+    assert ("project_id", "name", "version") in uniques and ("name", "version") not in uniques
+
+    # Down would merge two projects' "clarity" into one history: it refuses and changes nothing.
+    with pytest.raises(RuntimeError, match="clarity"):
+        migrate.downgrade(empty_db, "0009")
+    with engine.begin() as conn:
+        assert rubric_rows(conn) == [*before, (4, "clarity", 1)]
+        conn.execute(text("DELETE FROM rubrics WHERE id = 4"))
+
+    migrate.downgrade(empty_db, "0009")
+    with engine.connect() as conn:
+        assert rubric_rows(conn) == before
+        overall = conn.execute(text("SELECT definition FROM rubrics WHERE id = 2")).scalar_one()
+    assert (overall if isinstance(overall, dict) else json.loads(overall))["overall"] == "v2"
+    assert "project_id" not in {c["name"] for c in inspect(engine).get_columns("rubrics")}
+    uniques = {tuple(u["column_names"]) for u in inspect(engine).get_unique_constraints("rubrics")}
+    assert ("name", "version") in uniques
+    engine.dispose()
+
+
+def test_0011_gives_keys_an_optional_annotator_and_keeps_them_on_the_way_down(
+    empty_db: str,
+) -> None:
+    migrate.upgrade(empty_db, "0010")
+    engine = create_engine(empty_db)
+    with engine.begin() as conn:
+        (project_id,) = conn.execute(text("SELECT id FROM projects")).one()
+        insert_row(
+            conn,
+            "api_keys",
+            id=1,
+            project_id=project_id,
+            prefix="js_old",
+            sha256="a" * 64,
+            created_at=CREATED,
+        )
+    for _ in range(2):  # up, down, up again: the key survives each way
+        migrate.upgrade(empty_db)
+        with engine.connect() as conn:
+            key = conn.execute(text("SELECT prefix, annotator FROM api_keys")).one()
+        assert tuple(key) == ("js_old", None)
+
+        migrate.downgrade(empty_db, "0010")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT sha256 FROM api_keys")).scalar_one() == "a" * 64
+        assert "annotator" not in {c["name"] for c in inspect(engine).get_columns("api_keys")}
+    engine.dispose()

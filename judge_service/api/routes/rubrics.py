@@ -1,10 +1,13 @@
-"""Rubrics: list, read, register. Registering an edited rubric creates a new version."""
+"""Rubrics: list, read, register. Registering an edited rubric creates a new version.
+
+A project sees the built-ins and its own rubrics only; another project's is a 404.
+"""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
-from judge_service.api.auth import AUTH_RESPONSES, current_project
+from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import SessionDep
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import MAX_VERSION, TOO_LARGE, RubricPublic, refused
@@ -16,7 +19,6 @@ router = APIRouter(
     prefix="/v1/rubrics",
     tags=["rubrics"],
     route_class=StrictJSONRoute,
-    dependencies=[Depends(current_project)],
     responses=AUTH_RESPONSES,
 )
 
@@ -26,19 +28,20 @@ def _public(rubric: RubricDefinition, version: int) -> RubricPublic:
 
 
 @router.get("")
-def rubrics(session: SessionDep) -> list[RubricPublic]:
-    return [_public(rubric, version) for rubric, version in list_rubrics(session)]
+def rubrics(session: SessionDep, project: ProjectDep) -> list[RubricPublic]:
+    return [_public(rubric, version) for rubric, version in list_rubrics(session, project.id)]
 
 
 @router.get("/{name}", responses={404: refused("No such rubric, or no such version of it")})
 def rubric(
     name: Text,
     session: SessionDep,
+    project: ProjectDep,
     version: Annotated[
         int | None, Query(ge=1, le=MAX_VERSION, description="Default: the latest")
     ] = None,
 ) -> RubricPublic:
-    found = get_rubric(session, name, version)
+    found = get_rubric(session, project.id, name, version)
     if found is None:
         suffix = f" version {version}" if version else ""
         raise HTTPException(status_code=404, detail=f"rubric {name!r}{suffix} not found")
@@ -54,13 +57,15 @@ def rubric(
         413: TOO_LARGE,
     },
 )
-def register(body: RubricDefinition, session: SessionDep, response: Response) -> RubricPublic:
+def register(
+    body: RubricDefinition, session: SessionDep, response: Response, project: ProjectDep
+) -> RubricPublic:
     if body.name in BUILTIN:
         raise HTTPException(
             status_code=409,
             detail=f"rubric {body.name!r} is built in; register yours under another name",
         )
-    version, created = register_rubric(session, body)
+    version, created = register_rubric(session, project.id, body)
     session.commit()
     if not created:
         response.status_code = 200

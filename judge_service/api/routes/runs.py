@@ -85,10 +85,10 @@ def create_run(
         elif body.judges.index(name) != index:
             msg = f"judge {name!r} is listed twice"
             errors.append({"loc": ("body", "judges", index), "msg": msg, "type": "value_error"})
-    rubric = get_rubric(session, body.rubric, body.rubric_version)
+    rubric = get_rubric(session, project.id, body.rubric, body.rubric_version)
     if rubric is None:
         wanted = body.rubric + (f" version {body.rubric_version}" if body.rubric_version else "")
-        field = "rubric_version" if get_rubric(session, body.rubric) else "rubric"
+        field = "rubric_version" if get_rubric(session, project.id, body.rubric) else "rubric"
         msg = f"unknown rubric {wanted!r}; see GET /v1/rubrics"
         errors.append({"loc": ("body", field), "msg": msg, "type": "value_error"})
     if body.mode is RunMode.BATCH and not settings.redis_url:
