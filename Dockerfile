@@ -5,10 +5,13 @@ FROM python:3.11-slim
 
 # No .pyc files written at run time (site-packages is read-only for the app
 # user anyway) and logs leave the process unbuffered, so `docker logs` is live.
+# A container is reached over a network, through a published port or a proxy:
+# every request for a project's data needs an API key (JUDGE_AUTH=required).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    JUDGE_AUTH=required
 
 # The app runs as an unprivileged user with a fixed uid/gid, so volume
 # permissions are predictable across rebuilds.

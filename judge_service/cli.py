@@ -5,7 +5,7 @@ running API over HTTP through `judge_service.client`, like a notebook would.
 """
 
 import gc
-import ipaddress
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,13 +19,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Pairwise LLM-as-a-judge service.", no_args_is_help=True)
 err = Console(stderr=True)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 @app.command()
@@ -43,13 +36,14 @@ def serve(
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     try:
-        auth = serving_auth(settings.auth, host)
+        who = serving_auth(settings.auth, host)
     except ValueError as refused:
         err.print(f"[red]refused:[/] {refused}")
         raise typer.Exit(2) from None
-    if auth == "required":
-        err.print("API keys required (create one: judge-service keys create --project NAME)")
-    app_ = create_app(settings.model_copy(update={"auth": auth}))
+    # A log line, not a console one: under JUDGE_LOG_FORMAT=json every line is JSON.
+    logging.getLogger("judge_service.serve").info(who, extra={"auth": settings.auth})
+    # The app applies JUDGE_AUTH to each request itself, as under `uvicorn --factory`.
+    app_ = create_app(settings)
     # Everything imported so far (the SDKs, SQLAlchemy, FastAPI) lives as long as the process:
     # out of the collector's sight, a full collection no longer walks it in the middle of a
     # request. Single-post p99 in bench/ingest.py: 280-290 -> 143-147 ms.
@@ -59,15 +53,24 @@ def serve(
 
 
 def serving_auth(auth: str, host: str) -> str:
-    """Keys are required beyond loopback: an open server there would serve anyone's runs."""
-    if auth == "auto":
-        return "off" if _is_loopback(host) else "required"
-    if auth == "off" and not _is_loopback(host):
+    """Who needs an API key, for the startup line; `off` beyond loopback is refused.
+
+    The app decides each request (`api.auth.access`); under `off` it would answer every
+    client but this machine 403, so `serve` says so at once instead of starting.
+    """
+    from judge_service.api.auth import loopback_host
+
+    if auth == "off" and not loopback_host(host):
         raise ValueError(
-            f"JUDGE_AUTH=off but listening on {host}: without API keys anyone who can reach "
-            "it reads and writes every run; set JUDGE_AUTH=required (or listen on 127.0.0.1)"
+            f"JUDGE_AUTH=off but listening on {host}: every client but this machine would get "
+            "403; set JUDGE_AUTH=required to serve them with API keys (or listen on 127.0.0.1)"
         )
-    return auth
+    create = "create one: judge-service keys create --project NAME"
+    if auth == "required":
+        return f"API keys required ({create})"
+    if auth == "auto":
+        return f"API keys required except from this machine, not through a proxy ({create})"
+    return "JUDGE_AUTH=off: no API keys; requests from beyond this machine get 403"
 
 
 keys_app = typer.Typer(help="Projects' API keys (stored as SHA-256 only).", no_args_is_help=True)

@@ -130,7 +130,10 @@ class Settings(BaseSettings):
     # arrive meanwhile wait and go in the next group. Fewer writers make larger groups, and
     # a second one keeps small posts moving while a 10,000-pair post is written.
     ingest_concurrency: int = Field(default=2, ge=1, le=40)
-    # "auto": required when `judge-service serve` listens beyond loopback, open otherwise.
+    # Which requests for a project's data need an API key, decided per request by the app
+    # itself (api/auth.py), however it is launched: "required": every one; "auto": all but
+    # those from this machine (loopback client and Host, no proxy's headers); "off": none,
+    # and a request from beyond this machine is refused.
     auth: Literal["auto", "required", "off"] = "auto"
     # Requests per minute per API key (an open server has no keys, so no limit); 0: no limit.
     rate_limit_per_minute: int = Field(default=1200, ge=0)

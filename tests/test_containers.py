@@ -13,6 +13,7 @@ import pytest
 import typer.main
 import yaml
 
+from judge_service.api.auth import access
 from judge_service.cli import app, serving_auth
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,13 +182,21 @@ def test_shared_environment_names_the_simulated_judge(
         assert env[simulated["api_key_env"]], f"{name}: the judge's key variable is unset"
 
 
-def test_the_api_requires_keys(judge_services: dict[str, dict[str, Any]]) -> None:
-    """Compose publishes the API beyond loopback, so it must not run open (issue 6)."""
+def test_the_api_requires_keys(
+    judge_services: dict[str, dict[str, Any]], dockerfile: list[tuple[str, str]]
+) -> None:
+    """Compose and the image serve beyond loopback, so they must not run open (issues 6, 20).
+
+    `required`, not `auto`: a request from inside the container would be open under `auto`.
+    """
     api = judge_services["api"]
     assert api["environment"]["JUDGE_AUTH"] == "required"
+    env = " ".join(args for keyword, args in dockerfile if keyword == "ENV")
+    assert "JUDGE_AUTH=required" in env.split()
     host = _words(api["command"])[_words(api["command"]).index("--host") + 1]
-    assert serving_auth(api["environment"]["JUDGE_AUTH"], host) == "required"
+    assert serving_auth(api["environment"]["JUDGE_AUTH"], host).startswith("API keys required (")
     with pytest.raises(ValueError, match="JUDGE_AUTH=required"):
         serving_auth("off", host)
-    assert serving_auth("auto", host) == "required"
-    assert serving_auth("auto", "127.0.0.1") == "off"
+    inside = {"type": "http", "client": ("127.0.0.1", 5000), "headers": [(b"host", b"localhost")]}
+    assert access("auto", inside) == "open"
+    assert access(api["environment"]["JUDGE_AUTH"], inside) == "key"

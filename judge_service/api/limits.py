@@ -64,8 +64,10 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """413, and the connection closes: the rest of the body is not wanted."""
         detail = f"request body over the limit of {self.max_bytes} bytes; split the request"
-        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+        response = JSONResponse({"detail": detail}, 413, headers={"Connection": "close"})
+        await response(scope, receive, send)
 
 
 def _refuse_constant(name: str) -> NoReturn:

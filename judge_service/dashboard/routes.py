@@ -16,7 +16,9 @@ from fastapi.templating import Jinja2Templates
 from pydantic import Field
 from sqlalchemy import select
 
+from judge_service.api.auth import access
 from judge_service.api.deps import RowId, SessionDep, SettingsDep, get_pair, get_run
+from judge_service.api.routes.human_labels import key_identity
 from judge_service.api.routes.leaderboard import MAX_RUNS, compute_leaderboard
 from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.dashboard import format as fmt
@@ -56,7 +58,7 @@ def _cache(request: Request) -> SummaryCache:
 
 
 def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    signed_in = request.app.state.settings.auth == "required"
+    signed_in = access(request.app.state.settings.auth, request.scope) == "key"
     return templates.TemplateResponse(request, name, {"signed_in": signed_in, **context})
 
 
