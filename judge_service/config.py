@@ -5,15 +5,20 @@ can never point the server at an address of their choosing.
 """
 
 import os
+import re
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///judge_service.db"
+# A host name, optionally with a port: what a Content-Security-Policy source names after https://.
+IMAGE_HOST = re.compile(
+    r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$"
+)
 # One pair at every per-field limit (8 images x 8,000,000 characters, plus its texts) fits;
 # so do 10,000 pairs of ~2 KB traces (~25 MB). The client splits its requests at this size.
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -140,6 +145,10 @@ class Settings(BaseSettings):
     # Log lines on stderr: "text" for people, "json" (one object a line) for a log pipeline.
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # Hosts whose https images the pair page shows; any other image is a link the viewer
+    # opens, so a pair cannot make every viewer's browser call a host of the submitter's.
+    # Comma-separated in the environment: `JUDGE_IMAGE_HOSTS=img.example.com,cdn.example.org`.
+    image_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @cached_property
     def all_judges(self) -> dict[str, JudgeConfig]:
@@ -156,6 +165,24 @@ class Settings(BaseSettings):
     def _level_in_any_case(cls, value: object) -> object:
         """`JUDGE_LOG_LEVEL=info` means INFO, as it does to `logging`."""
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("image_hosts", mode="before")
+    @classmethod
+    def _hosts_from_a_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [host for host in value.split(",") if host.strip()]
+        if isinstance(value, list):
+            value = [host.strip().lower() if isinstance(host, str) else host for host in value]
+        return value
+
+    @field_validator("image_hosts")
+    @classmethod
+    def _plain_hosts(cls, hosts: list[str]) -> list[str]:
+        """Host names only: a scheme, path or wildcard would widen the policy unseen."""
+        for host in hosts:
+            if not IMAGE_HOST.match(host):
+                raise ValueError(f"image host {host!r} must be a host name, optionally with :port")
+        return hosts
 
     @property
     def lease_s(self) -> int:

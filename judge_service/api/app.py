@@ -7,9 +7,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from judge_service import __version__
-from judge_service.api.auth import RateLimiter
+from judge_service.api.auth import AuthMiddleware, RateLimiter
 from judge_service.api.ingest_runs import IngestRuns
-from judge_service.api.limits import BodyLimitMiddleware
 from judge_service.api.pair_writer import PairWriter
 from judge_service.api.routes import (
     health,
@@ -24,7 +23,9 @@ from judge_service.api.routes import (
     runs,
     stats,
 )
+from judge_service.api.security_headers import SecurityHeadersMiddleware
 from judge_service.config import Settings
+from judge_service.dashboard import api_docs
 from judge_service.dashboard import routes as dashboard
 from judge_service.dashboard import session as dashboard_session
 from judge_service.dashboard.views import SummaryCache
@@ -64,8 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Pairwise LLM-as-a-judge: is the fine-tuned model's reasoning better?",
         lifespan=lifespan,
+        docs_url=None,  # served by dashboard/api_docs.py, offline and under the CSP
+        redoc_url=None,
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Decides who is asking before any body is read, then caps the body (api/limits.py).
+    app.add_middleware(AuthMiddleware, settings=settings)
     for module in (
         runs,
         pairs,
@@ -80,7 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics,
         dashboard,
         dashboard_session,
+        api_docs,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
+    app.mount("/docs", StaticFiles(directory=api_docs.SWAGGER_ASSETS), name="swagger-ui")
+    app.mount("/redoc", StaticFiles(directory=api_docs.REDOC_ASSETS), name="redoc")
+    # Added last, so outermost: its headers reach every response, the 413s and 500s too.
+    app.add_middleware(SecurityHeadersMiddleware, image_hosts=settings.image_hosts)
     return app

@@ -157,13 +157,18 @@ def pairs_view(
 
 @router.get("/runs/{run_id}/label")
 def label_next(
+    request: Request,
     run_id: RowId,
     session: SessionDep,
     project: Viewer,
     annotator: Annotated[Text, Query(max_length=100)] = "",
 ) -> RedirectResponse:
-    """Blind labelling of a random sample: opens a pair this annotator has not labelled."""
+    """Blind labelling of a random sample: opens a pair this annotator has not labelled.
+
+    Signed in, the annotator is the key's, whatever the link says.
+    """
     run = get_run(session, run_id, project)
+    annotator = key_identity(request, session, project) or annotator
     pair_id = next_unlabelled(session, run, annotator)
     if pair_id is None:
         return RedirectResponse(f"/runs/{run.id}/pairs?human=labelled", status_code=303)
@@ -172,10 +177,20 @@ def label_next(
 
 @router.get("/pairs/{pair_id}")
 def pair_view(
-    request: Request, pair_id: RowId, session: SessionDep, project: Viewer, blind: bool = False
+    request: Request,
+    pair_id: RowId,
+    session: SessionDep,
+    settings: SettingsDep,
+    project: Viewer,
+    blind: bool = False,
 ) -> HTMLResponse:
     pair = get_pair(session, pair_id, project)
-    return _page(request, "pair.html", **pair_page(session, pair, blind))
+    return _page(
+        request,
+        "pair.html",
+        **pair_page(session, pair, blind, settings.image_hosts),
+        key_annotator=key_identity(request, session, project),
+    )
 
 
 @router.get("/leaderboard")

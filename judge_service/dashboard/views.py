@@ -7,8 +7,10 @@ is always the number the API returns.
 
 import difflib
 import hashlib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import func, or_, select
@@ -35,6 +37,9 @@ OUTCOME_NAMES = {
 OUTCOME_CODES = {name: code for code, name in OUTCOME_NAMES.items()}
 PANEL = "panel"
 DIFF_MAX_LINES = 3000  # longer traces are shown without the shared-line marks
+# The host (and port) of an https URL, read only where no browser could read another: a
+# userinfo `@`, a backslash or a percent-escape in the authority matches nothing.
+HTTPS_HOST = re.compile(r"^https://([a-z0-9.-]+)(?::([0-9]{1,5}))?(?:[/?#]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -356,7 +361,42 @@ def candidate_on_left(pair_id: int) -> bool:
     return hashlib.sha256(f"pair:{pair_id}".encode()).digest()[0] & 1 == 1
 
 
-def pair_page(session: Session, pair: Pair, blind: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PairImage:
+    url: str
+    shown: Literal["image", "link", "text"]
+
+
+def _host_and_port(host: str) -> tuple[str, int]:
+    name, _, port = host.partition(":")
+    return name.lower(), int(port or 443)
+
+
+def pair_images(urls: Iterable[str], allowed_hosts: Iterable[str]) -> list[PairImage]:
+    """How the pair page shows each image, so opening a pair makes no request elsewhere.
+
+    A data: image or one on a host the operator allows is drawn; another https image is a
+    link the viewer may choose to open; anything else, which the API refuses but an older
+    row might hold, is shown as text, never as a link.
+    """
+    allowed = {_host_and_port(host) for host in allowed_hosts}
+    images = []
+    for url in urls:
+        match = HTTPS_HOST.match(url)
+        if url.startswith("data:image/") or (
+            match is not None and (match[1].lower(), int(match[2] or 443)) in allowed
+        ):
+            images.append(PairImage(url, "image"))
+        elif url.startswith("https://"):
+            images.append(PairImage(url, "link"))
+        else:
+            images.append(PairImage(url, "text"))
+    return images
+
+
+def pair_page(
+    session: Session, pair: Pair, blind: bool, image_hosts: Iterable[str]
+) -> dict[str, Any]:
     run = pair.run
     judgments = list(
         session.scalars(select(Judgment).where(Judgment.pair_id == pair.id).order_by(Judgment.id))
@@ -388,6 +428,7 @@ def pair_page(session: Session, pair: Pair, blind: bool) -> dict[str, Any]:
     return {
         "pair": pair,
         "run": run,
+        "images": pair_images(pair.image_urls, image_hosts),
         "by_judge": by_judge,
         "labels": labels,
         "blind": blind,

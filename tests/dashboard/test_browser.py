@@ -1,7 +1,8 @@
 """The dashboard in a real browser: Debian's chromium driven by Playwright.
 
 A real RQ worker judges a small run on the simulated provider while the page is open. Each
-test saves screenshots under tests/artifacts/ (git-ignored) for a person to look at.
+test saves screenshots under tests/artifacts/ (git-ignored) for a person to look at. Every
+page runs under the server's Content-Security-Policy, and a test fails on any violation.
 """
 
 import os
@@ -12,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer
@@ -22,6 +23,7 @@ from judge_service.simulate.config import SimulatorConfig
 from tests.api.test_auth import new_key
 from tests.conftest import Stack, StackFactory, create_run, wait_until_done
 from tests.dashboard.test_pages import PIXEL
+from tests.test_cli import cli
 
 pytestmark = pytest.mark.slow
 
@@ -49,15 +51,33 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+# Reports each Content-Security-Policy violation of every document the page loads.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportViolation(`${event.violatedDirective} ${event.blockedURI} on ${location.href}`);
+});
+"""
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     opened = context.new_page()
     errors: list[str] = []
+    violations: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    opened.expose_function("reportViolation", lambda text: violations.append(text))
+    opened.add_init_script(REPORT_VIOLATIONS)
     yield opened
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 def shot(page: Page, name: str) -> None:
@@ -262,3 +282,104 @@ def test_signing_in_with_a_key_in_the_browser(
         page.click("text=Sign out")
         page.wait_for_url(f"{server.url}/login")
         assert page.context.cookies() == []
+
+
+def test_every_page_renders_under_the_policy_offline(page: Page, stack: Stack) -> None:
+    """The pages and the API docs draw in full with nothing fetched from another host."""
+    api = stack.api
+    elsewhere: list[str] = []
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith(f"{api.base_url}/"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    run = create_run(api, ["sim", "sim-anthropic"], candidate="tuned-csp", baseline="base-csp")
+    tracker = "https://tracker.example/pixel.png"
+    pairs = [{**pair, "image_urls": [PIXEL, tracker]} for pair in sample_pairs(8)]
+    assert api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
+    stack.start_worker()
+    wait_until_done(api, run["id"])
+    pair_id = api.get(f"/v1/runs/{run['id']}/pairs").json()["items"][0]["pair_id"]
+
+    def visit(path: str) -> None:
+        response = page.goto(f"{api.base_url}{path}")
+        assert response is not None and response.ok, path
+        assert "'unsafe-inline'" not in response.headers["content-security-policy"], path
+
+    visit("/")
+    expect(page.locator("tr[data-run-id]")).to_have_count(1)
+    visit(f"/runs/{run['id']}")
+    # The bars are drawn from their data- attributes: widths and positions applied.
+    _check_stacked_bars(page, api.get(f"/v1/runs/{run['id']}/stats").json())
+    dot = page.locator(".rate .dot").first
+    assert dot.evaluate("dot => dot.dataset.left.endsWith('%') && dot.style.left") == (
+        dot.get_attribute("data-left")
+    )
+    shade = page.locator('[data-testid="kappa"] td.kappa').first
+    assert shade.evaluate("td => getComputedStyle(td).getPropertyValue('--k')") != ""
+    shot(page, "csp-run")
+    visit(f"/runs/{run['id']}/pairs")
+    expect(page.locator("tr[data-pair-id]")).to_have_count(8)
+    visit(f"/pairs/{pair_id}")
+    thumbnail = page.locator(".thumbs img")
+    expect(thumbnail).to_have_count(1)
+    assert thumbnail.evaluate("img => img.complete && img.naturalWidth") == 1
+    link = page.locator(".thumbs a.image-link")
+    expect(link).to_have_attribute("href", tracker)
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    shot(page, "csp-pair")
+    visit(f"/leaderboard?runs={run['id']}")
+    expect(page.locator('[data-testid="leaderboard"] tr[data-model]')).to_have_count(2)
+    assert page.locator(".rate .ci").first.evaluate("ci => ci.getBoundingClientRect().width") > 0
+    visit("/login")
+    # The runs page's model filter applies on change, with no inline handler.
+    visit("/")
+    page.select_option('select[name="model"]', "tuned-csp")
+    page.wait_for_url(re.compile(r"\?model=tuned-csp"))
+
+    # Swagger UI, from this server's copy, lists every operation of the API.
+    operations = sum(len(methods) for methods in api.get("/openapi.json").json()["paths"].values())
+    visit("/docs")
+    expect(page.locator(".opblock")).to_have_count(operations, timeout=30_000)
+    page.locator(".opblock-summary-path", has_text="/v1/runs/{run_id}/stats").first.click()
+    expect(page.locator(".opblock-body").first).to_be_visible()
+    shot(page, "csp-docs")
+    visit("/redoc")
+    expect(page.locator("h1", has_text="judge-service")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("/v1/runs/{run_id}/stats").first).to_be_attached()
+    shot(page, "csp-redoc")
+    assert elsewhere == []
+
+
+def test_a_signed_in_browser_labels_as_its_keys_annotator(
+    page: Page, pg_settings: Settings, pg_url: str
+) -> None:
+    """The page shows the key's annotator, read-only, and the label is recorded under it."""
+    settings = pg_settings.model_copy(update={"auth": "required"})
+    made = cli("keys", "create", "--project", "browser-labels", "--annotator", "alice",
+               env={"JUDGE_DATABASE_URL": pg_url})  # fmt: skip
+    key = made.stdout.strip()
+    with (
+        BackgroundServer(create_app(settings)) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as api,
+    ):
+        run = create_run(api, ["sim"])
+        api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample_pairs(1)})
+        pair_id = api.get(f"/v1/runs/{run['id']}/pairs").json()["items"][0]["pair_id"]
+        page.goto(f"{server.url}/login")
+        page.evaluate("localStorage.setItem('judge.annotator', 'bob')")  # remembered before
+        page.fill('input[name="api_key"]', key)
+        page.click("text=Sign in >> nth=-1")
+        page.wait_for_url(f"{server.url}/")
+        page.goto(f"{server.url}/pairs/{pair_id}")
+        annotator = page.locator('[data-testid="annotator"]')
+        expect(annotator).to_have_value("alice")
+        expect(annotator).to_have_attribute("readonly", "")
+        page.click('button[data-label="candidate"]')
+        expect(page.locator('[data-testid="label-status"]')).to_have_text("Saved: candidate")
+        labels = api.get(f"/v1/pairs/{pair_id}/human-labels").json()
+    assert [(x["annotator"], x["label"]) for x in labels] == [("alice", "candidate")]

@@ -6,7 +6,7 @@ which is itself checked against independent counts in tests/api/test_stats.py.
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
+from judge_service.dashboard.views import PairImage, pair_images
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Judgment, Run
 from judge_service.demo.sample import sample_pairs
@@ -376,3 +377,62 @@ def test_hostile_query_values_are_never_a_server_error(
     for path, status in cases.items():
         response = pg_api.get(path, follow_redirects=False)
         assert response.status_code == status, (path, response.status_code, response.text[:300])
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed", "shown"),
+    [
+        (PIXEL, [], "image"),
+        ("https://img.example.org/a.png", [], "link"),
+        ("https://img.example.org/a.png", ["img.example.org"], "image"),
+        ("https://IMG.example.org?x", ["img.example.org"], "image"),
+        ("https://img.example.org:443/a.png", ["img.example.org"], "image"),
+        ("https://img.example.org/a.png", ["img.example.org:443"], "image"),
+        ("https://img.example.org:8443/a.png", ["img.example.org"], "link"),
+        ("https://img.example.org:8443/a.png", ["img.example.org:8443"], "image"),
+        ("https://img.example.org.evil.example/a.png", ["img.example.org"], "link"),
+        ("https://img.example.org@evil.example/a.png", ["img.example.org"], "link"),
+        ("https://evil.example\\@img.example.org/a.png", ["img.example.org"], "link"),
+        ("https://img%2Eexample.org/a.png", ["img.example.org"], "link"),
+        ("javascript:alert(1)", ["img.example.org"], "text"),
+        ("http://img.example.org/a.png", ["img.example.org"], "text"),
+    ],
+)
+def test_pair_images_draws_only_data_and_allowed_hosts(
+    url: str, allowed: list[str], shown: Literal["image", "link", "text"]
+) -> None:
+    assert pair_images([url], allowed) == [PairImage(url, shown)]
+
+
+def test_pages_carry_no_inline_script_or_style(
+    pg_api: httpx.Client, judged_run: dict[str, Any]
+) -> None:
+    """The Content-Security-Policy blocks inline script, handlers and style: pages use none.
+
+    Bars keep their geometry in data- attributes that the script applies.
+    """
+    run_id = judged_run["run"]["id"]
+    pair_id = judged_run["items"][0]["pair_id"]
+    pages: list[tuple[str, dict[str, Any]]] = [
+        ("/", {}),
+        (f"/runs/{run_id}", {}),
+        (f"/runs/{run_id}/live", {}),
+        (f"/runs/{run_id}/pairs", {}),
+        (f"/pairs/{pair_id}", {}),
+        ("/leaderboard", {"runs": run_id}),
+        ("/login", {}),
+    ]
+    for path, params in pages:
+        html = _page(pg_api, path, **params)
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=|javascript:", html, re.I), path
+    run_page = _page(pg_api, f"/runs/{run_id}")
+    assert "data-autosubmit" in run_page and 'class="kappa" data-shade="' in run_page
+    assert re.search(
+        r'class="seg wins" data-kind="wins" data-count="\d+" data-width="[\d.]+%"', run_page
+    )
+    board = _page(pg_api, "/leaderboard", runs=run_id)
+    assert 'data-testid="leaderboard"' in board
+    assert re.search(
+        r'class="ci" data-left="[\d.]+%" data-width="calc\([\d.]+% - [\d.]+%\)"', board
+    )

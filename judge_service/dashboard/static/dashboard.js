@@ -1,5 +1,20 @@
-// The dashboard's only script: live refresh of a judging run, and human labelling.
+// The dashboard's only script: bars, live refresh of a judging run, and human labelling.
 "use strict";
+
+// Bars and shades carry their geometry in data- attributes: the Content-Security-Policy
+// allows no inline style, and styles set through the DOM are not inline markup.
+function draw(root) {
+  for (const el of root.querySelectorAll("[data-left]")) el.style.left = el.dataset.left;
+  for (const el of root.querySelectorAll("[data-width]")) el.style.width = el.dataset.width;
+  for (const el of root.querySelectorAll("[data-shade]")) el.style.setProperty("--k", el.dataset.shade);
+}
+draw(document);
+
+// A filter that applies on change (no inline onchange: the policy forbids inline script).
+document.addEventListener("change", (event) => {
+  const field = event.target;
+  if (field instanceof HTMLSelectElement && field.hasAttribute("data-autosubmit")) field.form.submit();
+});
 
 // Live: while the run judges, re-fetch its body and swap it in, no page reload. The next
 // poll waits at least twice as long as the last response took, so a big run's figures
@@ -11,7 +26,10 @@ function follow(section) {
     const started = performance.now();
     try {
       const response = await fetch(section.dataset.liveUrl, { headers: { Accept: "text/html" } });
-      if (response.ok) section.innerHTML = await response.text();
+      if (response.ok) {
+        section.innerHTML = await response.text();
+        draw(section);
+      }
     } catch (error) {
       console.warn("live refresh failed", error);
     }
@@ -21,9 +39,11 @@ function follow(section) {
   setTimeout(poll, 2000);
 }
 
+// Signed in with a key, the page names the key's annotator (read-only): labels are made as it.
 function annotatorInput() {
   const input = document.getElementById("annotator");
   if (!input) return null;
+  if (input.hasAttribute("data-fixed")) return input;
   input.value = localStorage.getItem("judge.annotator") || "";
   input.addEventListener("change", () => localStorage.setItem("judge.annotator", input.value.trim()));
   return input;
@@ -45,7 +65,7 @@ function labelling(box) {
       input.focus();
       return;
     }
-    localStorage.setItem("judge.annotator", annotator);
+    if (!input.hasAttribute("data-fixed")) localStorage.setItem("judge.annotator", annotator);
     status.textContent = "Saving…";
     const response = await fetch(`/v1/pairs/${box.dataset.pairId}/human-labels`, {
       method: "POST",
