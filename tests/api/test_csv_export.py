@@ -55,10 +55,10 @@ def test_judgments_csv_quotes_formulas_and_keeps_everything_else(pg_api: httpx.C
     for row in rows:
         assert row["id"].isdigit() and row["attempts"].isdigit()
         for cell in row.values():
-            assert not cell.startswith(FORMULA_STARTS) or _is_number(cell), row
+            assert not cell.startswith(FORMULA_STARTS) or is_number(cell), row
 
 
-def _is_number(cell: str) -> bool:
+def is_number(cell: str) -> bool:
     try:
         float(cell)
     except ValueError:

@@ -6,7 +6,6 @@ must say what a browser may load, that nobody may frame it, and to send no Refer
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -39,20 +38,12 @@ def _assert_hardened(response: httpx.Response) -> None:
     assert policy["frame-ancestors"] == ["'none'"], where
 
 
-def _settings(pg_settings: Settings, **extra: Any) -> Settings:
-    return Settings(
-        database_url=pg_settings.database_url,
-        redis_url=pg_settings.redis_url,
-        queue_name=pg_settings.queue_name,
-        judges=pg_settings.judges,
-        **extra,
-    )
-
-
 @pytest.fixture(scope="module")
 def allowing_api(pg_settings: Settings) -> Iterator[httpx.Client]:
     """A server that shows images from ALLOWED, with a small body limit and a failing route."""
-    app = create_app(_settings(pg_settings, image_hosts=[ALLOWED], max_body_bytes=1024))
+    app = create_app(
+        pg_settings.model_copy(update={"image_hosts": [ALLOWED], "max_body_bytes": 1024})
+    )
 
     def fail() -> None:
         raise RuntimeError("a bug")

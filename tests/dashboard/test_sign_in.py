@@ -64,13 +64,7 @@ def test_a_path_on_this_site_is_kept(target: str, kept: str) -> None:
 
 @pytest.fixture(scope="module")
 def locked(pg_settings: Settings) -> Iterator[str]:
-    settings = Settings(
-        database_url=pg_settings.database_url,
-        redis_url=pg_settings.redis_url,
-        queue_name=pg_settings.queue_name,
-        judges=pg_settings.judges,
-        auth="required",
-    )
+    settings = pg_settings.model_copy(update={"auth": "required"})
     with BackgroundServer(create_app(settings)) as server:
         yield server.url
 

@@ -27,6 +27,7 @@ import pytest
 from judge_service.background import BackgroundServer, free_port
 from judge_service.db import migrate
 from judge_service.demo.sample import sample_pairs
+from tests.api.test_csv_export import is_number
 from tests.conftest import cli_env, simulated_judges, wait_until_done
 from tests.test_cli import cli
 
@@ -224,16 +225,8 @@ def test_7_exported_cells_never_start_a_formula(target: Target) -> None:
         exported = alpha.get(f"/v1/runs/{run['id']}/judgments", params={"format": "csv"}).text
     rows = list(csv.reader(io.StringIO(exported)))
     cells = [cell for row in rows[1:] for cell in row]
-    assert not [cell for cell in cells if cell.startswith(FORMULA) and not _number(cell)]
+    assert not [cell for cell in cells if cell.startswith(FORMULA) and not is_number(cell)]
     assert '\'=HYPERLINK("https://evil.example","open")' in cells
-
-
-def _number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def test_8_an_annotator_cannot_label_as_someone_else(target: Target) -> None:
