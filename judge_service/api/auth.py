@@ -25,6 +25,7 @@ may send a few KiB of body at most unless the server is open to it.
 import ipaddress
 import logging
 import time
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Request
@@ -72,6 +73,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+@lru_cache(maxsize=1024)  # every request asks about its client and Host: a few values, parsed once
 def loopback_host(host: str) -> bool:
     """`localhost`, a name under `.localhost` (RFC 6761) or a loopback address literal."""
     name = host.strip().lower().rstrip(".")

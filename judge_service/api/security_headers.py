@@ -9,7 +9,6 @@ responses (exports) pass through untouched.
 
 from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,6 +42,13 @@ def content_security_policy(image_hosts: Iterable[str], *, redoc: bool = False) 
     return "; ".join(directives)
 
 
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """As ASGI carries them, encoded once: a response only has them appended."""
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
 class SecurityHeadersMiddleware:
     """Sets the headers on every HTTP response, errors and 500s included."""
 
@@ -54,24 +60,27 @@ class SecurityHeadersMiddleware:
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
         }
-        self.headers = {"Content-Security-Policy": content_security_policy(hosts), **common}
-        self.redoc_headers = {
-            "Content-Security-Policy": content_security_policy(hosts, redoc=True),
-            **common,
-        }
+        self.headers = _raw({"Content-Security-Policy": content_security_policy(hosts), **common})
+        self.redoc_headers = _raw(
+            {"Content-Security-Policy": content_security_policy(hosts, redoc=True), **common}
+        )
+        self.names = frozenset(name for name, _ in self.headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = self.redoc_headers if scope["path"] == REDOC_PATH else self.headers
+        names = self.names
         started = False
 
         async def send_hardened(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                MutableHeaders(scope=message).update(headers)
+                # Ours replace any the app set; the rest are kept as they are.
+                kept = [item for item in message.get("headers", []) if item[0].lower() not in names]
+                message["headers"] = kept + headers
             await send(message)
 
         try:
