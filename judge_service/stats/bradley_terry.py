@@ -3,29 +3,52 @@
 P(a beats b) = sigmoid(score_a - score_b): scores are natural log-strengths, anchored so
 their mean is 0 (or a named model is 0). A tie is half a win for each side, the usual
 logistic-regression treatment (Chatbot Arena's). Fitted by Newton's method on battles
-aggregated per model pair, all bootstrap rounds at once. See docs/statistics.md.
+aggregated per model pair, all bootstrap rounds at once. A model (or group) that won, or lost,
+every comparison with the others has no finite maximum-likelihood score: it is reported as
+unbounded and the others are fitted without it. See docs/statistics.md.
 """
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
 from judge_service.stats.bootstrap import group, percentile_interval, resample
 
-# A vanishing ridge: keeps scores finite when a model wins (or loses) every battle and
-# leaves any other fit unchanged to ~1e-8.
+# A vanishing ridge: keeps a bootstrap round finite when it happens to leave a model winning
+# (or losing) every battle, and leaves any other fit unchanged to ~1e-8.
 RIDGE = 1e-6
 # Elo points per unit of log-strength, for readers used to that scale.
 ELO_PER_UNIT = 400 / math.log(10)
 
 
+Direction = Literal["+inf", "-inf", "unlinked"]
+
+
+class AnchorError(ValueError):
+    """The anchor is not a model of the battles, or has no finite score."""
+
+
+@dataclass(frozen=True)
+class Unbounded:
+    """A model whose maximum-likelihood score is infinite, and why.
+
+    "+inf": it (with its group) won every comparison against the models left when it was set
+    aside; "-inf": lost every one; "unlinked": it met those models only through unbounded ones.
+    """
+
+    direction: Direction
+    group: tuple[str, ...]  # the models that share its fate (itself included)
+    reason: str
+
+
 @dataclass(frozen=True)
 class BradleyTerry:
-    """A fitted model; `scores` on the log-strength scale."""
+    """A fitted model; `scores` (log-strength scale) for the bounded models only."""
 
     models: tuple[str, ...]
     scores: dict[str, float]
@@ -34,20 +57,50 @@ class BradleyTerry:
     anchor: str | None
     confidence: float
     bootstrap_rounds: int
-    samples: np.ndarray = field(repr=False, compare=False)  # (rounds, models) anchored scores
+    samples: np.ndarray = field(repr=False, compare=False)  # (rounds, bounded) anchored scores
+    unbounded: dict[str, Unbounded] = field(default_factory=dict)
 
-    def predicted_win_rate(self, a: str, b: str) -> float:
-        """Expected score of a against b (a win 1, a tie 1/2): sigmoid(score_a - score_b)."""
+    def _order(self, a: str, b: str) -> float | None:
+        """1 or 0 when an unbounded model is surely above or below the other, else None."""
+        rank = {"+inf": 1, "-inf": -1}
+        ra = rank.get(self.unbounded[a].direction) if a in self.unbounded else 0
+        rb = rank.get(self.unbounded[b].direction) if b in self.unbounded else 0
+        if ra is None or rb is None or ra == rb:
+            return None
+        return 1.0 if ra > rb else 0.0
+
+    def predicted_win_rate(self, a: str, b: str) -> float | None:
+        """Expected score of a against b (a win 1, a tie 1/2): sigmoid(score_a - score_b).
+
+        Against an unbounded model: 1 or 0 when the order is known, None when it is not.
+        """
+        if a in self.unbounded or b in self.unbounded:
+            return self._order(a, b)
         return float(expit(self.scores[a] - self.scores[b]))
 
     def predicted_win_rate_ci(self, a: str, b: str) -> tuple[float, float] | None:
-        """Percentile bootstrap interval of `predicted_win_rate(a, b)`."""
-        if self.samples.shape[0] == 0:
+        """Percentile bootstrap interval of `predicted_win_rate(a, b)` (None if unbounded)."""
+        if self.samples.shape[0] == 0 or a in self.unbounded or b in self.unbounded:
             return None
-        ia, ib = self.models.index(a), self.models.index(b)
+        bounded = list(self.scores)
+        ia, ib = bounded.index(a), bounded.index(b)
         return percentile_interval(
             expit(self.samples[:, ia] - self.samples[:, ib]), self.confidence
         )
+
+    def _unbounded_rows(self, direction: Direction) -> list[dict[str, Any]]:
+        return [
+            {
+                "model": name,
+                "score": None,
+                "score_ci": None,
+                "elo": None,
+                "unbounded": direction,
+                "reason": why.reason,
+            }
+            for name, why in sorted(self.unbounded.items())
+            if why.direction == direction
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready figures: scores, intervals and every pairwise predicted win rate."""
@@ -56,13 +109,20 @@ class BradleyTerry:
             "anchor": self.anchor,
             "bootstrap_rounds": self.bootstrap_rounds,
             "models": [
-                {
-                    "model": name,
-                    "score": self.scores[name],
-                    "score_ci": self.scores_ci[name],
-                    "elo": 1000 + ELO_PER_UNIT * self.scores[name],
-                }
-                for name in sorted(self.models, key=lambda m: -self.scores[m])
+                *self._unbounded_rows("+inf"),
+                *(
+                    {
+                        "model": name,
+                        "score": self.scores[name],
+                        "score_ci": self.scores_ci[name],
+                        "elo": 1000 + ELO_PER_UNIT * self.scores[name],
+                        "unbounded": None,
+                        "reason": None,
+                    }
+                    for name in sorted(self.scores, key=lambda m: -self.scores[m])
+                ),
+                *self._unbounded_rows("-inf"),
+                *self._unbounded_rows("unlinked"),
             ],
             "predicted_win_rates": {
                 a: {
@@ -117,64 +177,103 @@ def _connected(k: int, first: np.ndarray, second: np.ndarray) -> bool:
     return len({root(i) for i in range(k)}) == 1
 
 
-def fit_bradley_terry(
-    battles: Sequence[tuple[str, str, float]]
-    | Sequence[tuple[str, str, float, float]]
-    | None = None,
-    *,
-    model_a: Sequence[str] | np.ndarray | None = None,
-    model_b: Sequence[str] | np.ndarray | None = None,
-    score_a: Sequence[float] | np.ndarray | None = None,
-    weight: Sequence[float] | np.ndarray | None = None,
-    bootstrap_rounds: int = 1000,
-    seed: int = 0,
-    confidence: float = 0.95,
-    anchor: str | None = None,
-) -> BradleyTerry:
-    """Fit from battles `(model_a, model_b, score_a[, weight])`, or the same as arrays.
+def _beats(
+    k: int, first: np.ndarray, second: np.ndarray, won: np.ndarray, lost: np.ndarray
+) -> np.ndarray:
+    """(k, k) booleans: [i, j] when i took some score (a win or half a tie) from j."""
+    beats = np.zeros((k, k), dtype=bool)
+    beats[first[won > 0], second[won > 0]] = True
+    beats[second[lost > 0], first[lost > 0]] = True
+    return beats
 
-    score_a is 1 (a won), 0.5 (tie) or 0 (b won); weight defaults to 1. The bootstrap
-    resamples battles (multinomially over identical ones) and refits every round.
+
+def _peel(beats: np.ndarray) -> dict[int, tuple[Direction, tuple[int, ...], int]]:
+    """The models with an infinite maximum-likelihood score: {model: (direction, group, round)}.
+
+    The scores are finite exactly when every group of models took some score from the rest
+    (the comparison graph is strongly connected; Ford 1957). Otherwise the graph's strongly
+    connected groups form a chain-like order: each round sets aside the groups nothing outside
+    them beat ("+inf") and those that beat nothing outside them ("-inf"), never the largest
+    group (most models, then most arrows among them), until the rest is one group.
     """
-    if battles is not None:
-        rows = list(battles)
-        model_a = [row[0] for row in rows]
-        model_b = [row[1] for row in rows]
-        score_a = [row[2] for row in rows]
-        weight = [row[3] if len(row) > 3 else 1.0 for row in rows]  # type: ignore[misc]
-    if model_a is None or model_b is None or score_a is None:
-        raise ValueError("give battles, or model_a, model_b and score_a")
-    names_a = np.asarray(model_a, dtype=object)
-    names_b = np.asarray(model_b, dtype=object)
-    score = np.asarray(score_a, dtype=np.float64)
-    w = np.ones(score.size) if weight is None else np.asarray(weight, dtype=np.float64)
-    if not names_a.size == names_b.size == score.size == w.size:
-        raise ValueError("battle columns differ in length")
-    if score.size == 0:
-        raise ValueError("no battles")
-    if np.any((score < 0) | (score > 1)) or np.any(w < 0):
-        raise ValueError("scores must lie in [0, 1] and weights be non-negative")
-    if np.any(names_a == names_b):
-        raise ValueError("a model cannot battle itself")
-    models = tuple(sorted(set(names_a.tolist()) | set(names_b.tolist())))
-    if anchor is not None and anchor not in models:
-        raise ValueError(f"anchor {anchor!r} is not among the models")
-    index = {name: i for i, name in enumerate(models)}
-    ia = np.array([index[m] for m in names_a.tolist()], dtype=np.int64)
-    ib = np.array([index[m] for m in names_b.tolist()], dtype=np.int64)
+    remaining = np.arange(beats.shape[0])
+    out: dict[int, tuple[Direction, tuple[int, ...], int]] = {}
+    round_ = 0
+    while remaining.size > 1:
+        sub = beats[np.ix_(remaining, remaining)]
+        n, label = connected_components(sub, directed=True, connection="strong")
+        if n == 1:
+            break
+        round_ += 1
+        across = sub & (label[:, None] != label[None, :])
+        beats_out = np.zeros(n, dtype=bool)
+        beaten = np.zeros(n, dtype=bool)
+        np.logical_or.at(beats_out, label, across.any(axis=1))
+        np.logical_or.at(beaten, label, across.any(axis=0))
+        size = np.bincount(label, minlength=n)
+        inner = np.bincount(label, weights=(sub & ~across).sum(axis=1), minlength=n)
+        largest = max(range(n), key=lambda c: (size[c], inner[c], -c))
+        keep = largest if size[largest] > 1 else -1
+        set_aside = np.zeros(remaining.size, dtype=bool)
+        for c in range(n):
+            if c == keep or (beats_out[c] and beaten[c]):
+                continue
+            direction: Direction = (
+                "unlinked"
+                if not (beats_out[c] or beaten[c])
+                else "+inf"
+                if beats_out[c]
+                else "-inf"
+            )
+            members = label == c
+            group = tuple(remaining[members].tolist())
+            for i in group:
+                out[i] = (direction, group, round_)
+            set_aside |= members
+        remaining = remaining[~set_aside]
+    return out
+
+
+def _reason(
+    models: tuple[str, ...], direction: Direction, group: tuple[int, ...], round_: int
+) -> str:
+    if direction == "unlinked":
+        return "met the other models only through models with no finite score"
+    text = "won every comparison" if direction == "+inf" else "lost every comparison"
+    if len(group) > 1:
+        text += f" against models outside its group ({', '.join(models[i] for i in group)})"
+    if round_ > 1:
+        text += " once the models with no finite score before it are set aside"
+    return text
+
+
+def _fit(
+    k: int,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    score: np.ndarray,
+    w: np.ndarray,
+    bootstrap_rounds: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-0 scores (k,) and bootstrap samples (rounds, k) of models that all have one.
+
+    A bootstrap round can still leave a model winning (or losing) every battle it drew: the
+    ridge keeps its score finite and far in its own tail, and the round is centred on the
+    models that stay bounded in it, so that model does not move the others.
+    """
+    rounds = max(bootstrap_rounds, 0)
+    if k < 2:
+        return np.zeros(k), np.zeros((rounds, k))
     # Canonical orientation: the lower model index first, its score flipped when needed.
     flip = ia > ib
     low, high = np.where(flip, ib, ia), np.where(flip, ia, ib)
     score = np.where(flip, 1 - score, score)
-    k = len(models)
     pair_key = low * k + high
     pair_ids, _, _ = group(pair_key)
     pairs_low = np.zeros(pair_ids.max() + 1, dtype=np.int64)
     pairs_high = np.zeros_like(pairs_low)
     pairs_low[pair_ids], pairs_high[pair_ids] = low, high
-    used = np.bincount(pair_ids, weights=w) > 0
-    if not _connected(k, pairs_low[used], pairs_high[used]):
-        raise ValueError("the battles do not link every model through some chain of battles")
     n_pairs = pairs_low.size
     incidence = np.zeros((n_pairs, k))
     incidence[np.arange(n_pairs), pairs_low] = 1.0
@@ -198,26 +297,108 @@ def fit_bradley_terry(
         to_pair = np.zeros((counts.size, n_pairs))
         to_pair[np.arange(counts.size), kind_pair] = 1.0
         draws = resample(counts, bootstrap_rounds, seed).astype(np.float64)
-        samples = _newton(
-            incidence,
-            draws @ (to_pair * kind_w[:, None]),
-            draws @ (to_pair * (kind_w * kind_s)[:, None]),
-        )
+        drawn_wins = draws @ (to_pair * (kind_w * kind_s)[:, None])
+        drawn_losses = draws @ (to_pair * (kind_w * (1 - kind_s))[:, None])
+        samples = _newton(incidence, draws @ (to_pair * kind_w[:, None]), drawn_wins)
+        full_losses = np.bincount(pair_ids, weights=w * (1 - score), minlength=n_pairs) > 0
+        # Only a round that lost some arrow of the (strongly connected) graph can leave a model out.
+        thinner = ((drawn_wins > 0) != (wins[0] > 0)) | ((drawn_losses > 0) != full_losses)
+        for r in np.flatnonzero(thinner.any(axis=1)).tolist():
+            loose = _peel(_beats(k, pairs_low, pairs_high, drawn_wins[r], drawn_losses[r]))
+            if loose:
+                bounded = [i for i in range(k) if i not in loose]
+                if bounded:
+                    samples[r] -= samples[r, bounded].mean()
+    return theta, samples
+
+
+def fit_bradley_terry(
+    battles: Sequence[tuple[str, str, float]]
+    | Sequence[tuple[str, str, float, float]]
+    | None = None,
+    *,
+    model_a: Sequence[str] | np.ndarray | None = None,
+    model_b: Sequence[str] | np.ndarray | None = None,
+    score_a: Sequence[float] | np.ndarray | None = None,
+    weight: Sequence[float] | np.ndarray | None = None,
+    bootstrap_rounds: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    anchor: str | None = None,
+) -> BradleyTerry:
+    """Fit from battles `(model_a, model_b, score_a[, weight])`, or the same as arrays.
+
+    score_a is 1 (a won), 0.5 (tie) or 0 (b won); weight defaults to 1. The bootstrap
+    resamples battles (multinomially over identical ones) and refits every round. Models
+    with no finite score (see `_peel`) are reported in `unbounded`; the others are fitted,
+    bootstrapped and centred on the battles among themselves alone.
+    """
+    if battles is not None:
+        rows = list(battles)
+        model_a = [row[0] for row in rows]
+        model_b = [row[1] for row in rows]
+        score_a = [row[2] for row in rows]
+        weight = [row[3] if len(row) > 3 else 1.0 for row in rows]  # type: ignore[misc]
+    if model_a is None or model_b is None or score_a is None:
+        raise ValueError("give battles, or model_a, model_b and score_a")
+    names_a = np.asarray(model_a, dtype=object)
+    names_b = np.asarray(model_b, dtype=object)
+    score = np.asarray(score_a, dtype=np.float64)
+    w = np.ones(score.size) if weight is None else np.asarray(weight, dtype=np.float64)
+    if not names_a.size == names_b.size == score.size == w.size:
+        raise ValueError("battle columns differ in length")
+    if score.size == 0:
+        raise ValueError("no battles")
+    if np.any((score < 0) | (score > 1)) or np.any(w < 0):
+        raise ValueError("scores must lie in [0, 1] and weights be non-negative")
+    if np.any(names_a == names_b):
+        raise ValueError("a model cannot battle itself")
+    models = tuple(sorted(set(names_a.tolist()) | set(names_b.tolist())))
+    if anchor is not None and anchor not in models:
+        raise AnchorError(f"anchor {anchor!r} is not among the models")
+    index = {name: i for i, name in enumerate(models)}
+    ia = np.array([index[m] for m in names_a.tolist()], dtype=np.int64)
+    ib = np.array([index[m] for m in names_b.tolist()], dtype=np.int64)
+    k = len(models)
+    if not _connected(k, ia[w > 0], ib[w > 0]):
+        raise ValueError("the battles do not link every model through some chain of battles")
+    loose = _peel(_beats(k, ia, ib, w * score, w * (1 - score)))
+    unbounded = {
+        models[i]: Unbounded(d, tuple(models[j] for j in g), _reason(models, d, g, r))
+        for i, (d, g, r) in loose.items()
+    }
+    if anchor in unbounded:
+        raise AnchorError(f"anchor {anchor!r} has no finite score: it {unbounded[anchor].reason}")
+    bounded = tuple(m for m in models if m not in unbounded)
+    inside = np.array([index[m] for m in bounded], dtype=np.int64)
+    renumber = np.full(k, -1, dtype=np.int64)
+    renumber[inside] = np.arange(inside.size)
+    among = (renumber[ia] >= 0) & (renumber[ib] >= 0)
+    theta, samples = _fit(
+        len(bounded),
+        renumber[ia[among]],
+        renumber[ib[among]],
+        score[among],
+        w[among],
+        bootstrap_rounds,
+        seed,
+    )
     if anchor is not None:
-        shift = index[anchor]
+        shift = bounded.index(anchor)
         theta = theta - theta[shift]
         samples = samples - samples[:, [shift]]
     cis = {
         name: percentile_interval(samples[:, i], confidence) if samples.shape[0] else None
-        for i, name in enumerate(models)
+        for i, name in enumerate(bounded)
     }
     return BradleyTerry(
         models=models,
-        scores={name: float(theta[i]) for i, name in enumerate(models)},
+        scores={name: float(theta[i]) for i, name in enumerate(bounded)},
         scores_ci=cis,
         battles=int(score.size),
         anchor=anchor,
         confidence=confidence,
         bootstrap_rounds=max(bootstrap_rounds, 0),
         samples=samples,
+        unbounded=unbounded,
     )

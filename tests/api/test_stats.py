@@ -275,6 +275,32 @@ def test_leaderboard_fits_bradley_terry_across_runs(pg_api: httpx.Client, pg_url
     assert {m["model"]: m["score"] for m in anchored["models"]}["base"] == 0
 
 
+def test_leaderboard_reports_a_sweeping_model_as_unbounded(
+    pg_api: httpx.Client, pg_url: str
+) -> None:
+    v1 = _judged_run(pg_api, pg_url, "ub-base", "ub-v1", ["candidate"] * 9 + ["baseline"] * 5)
+    v2 = _judged_run(pg_api, pg_url, "ub-base", "ub-v2", ["candidate"] * 12)
+    both_runs = pg_api.get("/v1/leaderboard", params={"runs": f"{v1},{v2}", "seed": 2})
+    assert both_runs.status_code == 200, both_runs.text
+    board = both_runs.json()
+    alone = pg_api.get("/v1/leaderboard", params={"runs": str(v1), "seed": 2}).json()
+    assert board["battles"] == 26
+    top, *rest = board["models"]
+    assert (top["model"], top["score"], top["score_ci"], top["elo"]) == ("ub-v2", None, None, None)
+    assert (top["unbounded"], top["reason"]) == ("+inf", "won every comparison")
+    # ub-base and ub-v1: the fit of run v1 alone, intervals included.
+    assert rest == alone["models"]
+    assert rest[0]["score"] == pytest.approx(np.log(9 / 5) / 2)
+    rates = board["predicted_win_rates"]
+    assert rates["ub-v2"]["ub-v1"] == {"win_rate": 1.0, "ci": None}
+    assert rates["ub-base"]["ub-v2"] == {"win_rate": 0.0, "ci": None}
+    assert rates["ub-v1"]["ub-base"] == alone["predicted_win_rates"]["ub-v1"]["ub-base"]
+    anchored = pg_api.get("/v1/leaderboard", params={"runs": f"{v1},{v2}", "anchor": "ub-v2"})
+    assert anchored.status_code == 422
+    detail = anchored.json()["detail"][0]
+    assert detail["loc"] == ["query", "anchor"] and "no finite score" in detail["msg"]
+
+
 def test_leaderboard_refusals(pg_api: httpx.Client, pg_url: str) -> None:
     a = _judged_run(pg_api, pg_url, "m1", "m2", ["candidate", "baseline"])
     b = _judged_run(pg_api, pg_url, "m3", "m4", ["candidate", "tie"])

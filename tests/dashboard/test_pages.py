@@ -17,10 +17,10 @@ from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.dashboard.views import PairImage, pair_images
 from judge_service.db.engine import session_factory
-from judge_service.db.models import Judgment, Run
+from judge_service.db.models import Judgment, JudgmentStatus, Run
 from judge_service.demo.sample import sample_pairs
 from judge_service.tables import usd
-from tests.api.plans import apply_plan, random_plan
+from tests.api.plans import B, C, apply_plan, random_plan
 from tests.conftest import create_run
 
 S, A = "sim", "sim-anthropic"
@@ -251,6 +251,30 @@ def test_leaderboard_page_shows_the_api_scores(pg_api: httpx.Client, pg_url: str
     apply_plan(pg_url, unlinked["id"], plan)
     html = _page(pg_api, "/leaderboard", runs=[*ids, unlinked["id"]])
     assert 'role="alert"' in html and 'data-testid="leaderboard"' not in html
+
+
+def test_leaderboard_page_lists_a_sweeping_model_as_unbounded(
+    pg_api: httpx.Client, pg_url: str
+) -> None:
+    ids = []
+    mixed = ["candidate", "baseline", "candidate", "candidate", "baseline"]
+    for candidate, results in (("lbu-v1", mixed), ("lbu-v2", ["candidate"] * 6)):
+        run = create_run(pg_api, [S], candidate=candidate, baseline="lbu-base")
+        pairs = sample_pairs(len(results))
+        assert pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
+        plan = {p["external_id"]: {S: {B: r, C: r}} for p, r in zip(pairs, results, strict=True)}
+        apply_plan(pg_url, run["id"], plan)
+        ids.append(run["id"])
+    board = pg_api.get("/v1/leaderboard", params={"runs": f"{ids[0]},{ids[1]}"}).json()
+    html = _page(pg_api, "/leaderboard", runs=ids)
+    assert _attrs(html, "data-model") == [m["model"] for m in board["models"]]
+    assert board["models"][0]["model"] == "lbu-v2"
+    row = re.search(r'<tr data-model="lbu-v2">.*?</tr>', html, re.S)
+    assert row and "unbounded: won every comparison" in row.group(0)
+    assert 'data-unbounded="+inf"' in row.group(0) and "data-left" not in row.group(0)
+    for model in board["models"][1:]:
+        assert f"{model['score']:.2f}" in html
+    assert "style=" not in html and "<script>" not in html
 
 
 def test_missing_things_are_404(pg_api: httpx.Client) -> None:

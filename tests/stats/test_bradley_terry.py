@@ -136,10 +136,103 @@ def test_seeded_and_json_ready() -> None:
     )
 
 
-def test_a_model_that_wins_everything_stays_finite() -> None:
-    fit = fit_bradley_terry([("a", "b", 1.0)] * 5 + [("b", "c", 0.5)] * 5, bootstrap_rounds=20)
-    assert all(np.isfinite(list(fit.scores.values())))
-    assert fit.predicted_win_rate("a", "b") > 0.999
+# A and B split their games; C won every battle it played (the audit's finding).
+SPLIT = [("A", "B", 1.0)] * 6 + [("A", "B", 0.0)] * 4 + [("A", "B", 0.5)] * 2
+SWEEP = [("C", "A", 1.0)] * 5 + [("B", "C", 0.0)] * 7
+
+
+@pytest.mark.parametrize("ridge", [1e-6, 1e-8])
+def test_a_model_that_won_every_battle_is_unbounded_and_moves_no_one(
+    ridge: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("judge_service.stats.bradley_terry.RIDGE", ridge)
+    fit = fit_bradley_terry(SPLIT + SWEEP, bootstrap_rounds=200, seed=4)
+    without_c = fit_bradley_terry(SPLIT, bootstrap_rounds=200, seed=4)
+    # A and B: the fit on their own games, centred on them, whatever the ridge.
+    assert fit.scores == pytest.approx(without_c.scores, abs=1e-12)
+    assert fit.scores == pytest.approx({"A": np.log(7 / 5) / 2, "B": -np.log(7 / 5) / 2})
+    assert fit.scores_ci == without_c.scores_ci
+    assert fit.unbounded["C"].direction == "+inf" and set(fit.unbounded) == {"C"}
+    rows = fit.as_dict()["models"]
+    top = rows[0]
+    assert (top["model"], top["score"], top["score_ci"], top["unbounded"]) == (
+        "C",
+        None,
+        None,
+        "+inf",
+    )
+    assert rows[0]["reason"] == "won every comparison"
+    assert [r["unbounded"] for r in rows[1:]] == [None, None]
+    rates = fit.as_dict()["predicted_win_rates"]
+    assert rates["C"]["A"] == {"win_rate": 1.0, "ci": None}
+    assert rates["B"]["C"] == {"win_rate": 0.0, "ci": None}
+    assert rates["A"]["B"]["ci"] == without_c.predicted_win_rate_ci("A", "B")
+
+
+def test_a_model_that_lost_every_battle_is_unbounded_below_but_a_tie_bounds_it() -> None:
+    lost = SPLIT + [("D", "A", 0.0)] * 3 + [("B", "D", 1.0)] * 2
+    fit = fit_bradley_terry(lost, bootstrap_rounds=0)
+    assert fit.scores == pytest.approx(fit_bradley_terry(SPLIT, bootstrap_rounds=0).scores)
+    assert fit.unbounded["D"].direction == "-inf"
+    assert fit.unbounded["D"].reason == "lost every comparison"
+    assert fit.as_dict()["models"][-1]["model"] == "D"
+    # One tie is half a win: D took some score from B and has a finite score.
+    tied = fit_bradley_terry([*lost, ("B", "D", 0.5)], bootstrap_rounds=0)
+    assert tied.unbounded == {} and set(tied.scores) == {"A", "B", "D"}
+    assert tied.scores["D"] < tied.scores["B"] - 1
+
+
+def test_a_group_that_beat_everyone_else_is_unbounded_together() -> None:
+    group = [("C", "D", 1.0)] * 3 + [("C", "D", 0.0)] * 2 + SWEEP + [("D", "B", 1.0)] * 4
+    fit = fit_bradley_terry(SPLIT + group, bootstrap_rounds=0)
+    assert {m: u.direction for m, u in fit.unbounded.items()} == {"C": "+inf", "D": "+inf"}
+    assert fit.unbounded["D"].group == ("C", "D")
+    assert "outside its group (C, D)" in fit.unbounded["D"].reason
+    assert fit.scores == pytest.approx(fit_bradley_terry(SPLIT, bootstrap_rounds=0).scores)
+    assert fit.predicted_win_rate("D", "A") == 1.0
+    assert fit.predicted_win_rate("C", "D") is None  # both unbounded: their gap is not fitted
+
+
+def test_two_models_one_sweeps_leaves_nothing_to_score() -> None:
+    fit = fit_bradley_terry([("v1", "base", 1.0)] * 20, bootstrap_rounds=50)
+    assert fit.scores == {} and fit.samples.shape == (50, 0)
+    assert {m: u.direction for m, u in fit.unbounded.items()} == {"v1": "+inf", "base": "-inf"}
+    assert fit.predicted_win_rate("base", "v1") == 0.0
+    with pytest.raises(ValueError, match="anchor 'v1' has no finite score"):
+        fit_bradley_terry([("v1", "base", 1.0)] * 20, anchor="v1")
+
+
+def test_bounded_models_report_no_unbounded() -> None:
+    fit = fit_bradley_terry(simulated_battles(30, seed=7), bootstrap_rounds=0)
+    assert fit.unbounded == {} and set(fit.scores) == set(TRUE)
+    assert {r["unbounded"] for r in fit.as_dict()["models"]} == {None}
+
+
+def test_a_bootstrap_round_that_sweeps_does_not_move_the_others() -> None:
+    """base won only 1 of its 8 games: some rounds draw none of its wins.
+
+    Those rounds are centred on the models still bounded in them: the reference refits each
+    resampled set of battles, without base when base swept or was swept.
+    """
+    battles = SPLIT + [("base", "A", 1.0)] + [("base", "A", 0.0)] * 7 + [("B", "base", 1.0)] * 4
+    fit = fit_bradley_terry(battles, bootstrap_rounds=2000, seed=3)
+    rng = np.random.default_rng(5)
+    refits = []
+    for _ in range(400):
+        drawn = [battles[i] for i in rng.integers(0, len(battles), len(battles))]
+        took = [s if a == "base" else 1 - s for a, b, s in drawn if "base" in (a, b)]
+        if 0 < sum(took) < len(took):
+            refits.append(fit_bradley_terry(drawn, bootstrap_rounds=0).scores["A"])
+        else:  # base swept or was swept: A and B on their own games, centred on them
+            a_took = sum(s if a == "A" else 1 - s for a, b, s in drawn if {a, b} == {"A", "B"})
+            games = sum({a, b} == {"A", "B"} for a, b, _ in drawn)
+            refits.append(np.log(a_took / (games - a_took)) / 2)
+    column = list(fit.scores).index("A")
+    expected = np.quantile(refits, [0.05, 0.5, 0.95])
+    assert np.quantile(fit.samples[:, column], [0.05, 0.5, 0.95]) == pytest.approx(
+        expected, abs=0.15
+    )
+    assert fit.unbounded == {}
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from judge_service.api.deps import SessionDep, query_error
 from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.db.models import Project, Run
 from judge_service.db.run_frame import load_run_frame
-from judge_service.stats.bradley_terry import fit_bradley_terry
+from judge_service.stats.bradley_terry import AnchorError, fit_bradley_terry
 from judge_service.stats.report import build_report
 
 router = APIRouter(prefix="/v1/leaderboard", tags=["leaderboard"], responses=AUTH_RESPONSES)
@@ -43,7 +43,11 @@ def leaderboard(
     seed: Annotated[int, Query(ge=0)] = 0,
     anchor: Annotated[str | None, Query(description="A model whose score is fixed at 0")] = None,
 ) -> dict[str, Any]:
-    """Each pair the panel decided is one battle; a tie or inconsistent pair is half a win each."""
+    """Each pair the panel decided is one battle; a tie or inconsistent pair is half a win each.
+
+    A model that won (or lost) every comparison has `score: null` and `unbounded: "+inf"`
+    (or "-inf"); the other models are fitted and centred without it.
+    """
     return compute_leaderboard(
         session,
         project,
@@ -92,6 +96,8 @@ def compute_leaderboard(
             seed=seed,
             anchor=anchor,
         )
+    except AnchorError as error:  # the anchor won or lost every comparison: no finite score
+        raise query_error("anchor", str(error)) from None
     except ValueError as error:  # models not linked by any chain of runs, a model vs itself
         raise query_error("runs", str(error)) from None
     return {"runs": [run.id for run in found], "battles": fit.battles, **fit.as_dict()}
