@@ -134,12 +134,22 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _adjusted(p: float | None, survives: bool | None) -> str:
+    """An adjusted p-value, starred when it survives (docs/statistics.md, Many comparisons)."""
+    return p_value(p) + (" *" if survives else "")
+
+
 def breakdown_table(title: str, label: str, by_name: dict[str, dict[str, Any]]) -> Table:
-    """One row per rubric axis or stratum, from panel figures."""
+    """One row per rubric axis or stratum, from panel figures.
+
+    Rows that carry the adjusted sign test (a `by_stratum` row's fields merged into its
+    panel's) add Holm and BH columns.
+    """
     table = Table(title=title)
     columns = ("n", "wins", "ties", "incons.", "losses", "win rate", "95% CI", "sign test")
+    adjusted = any("sign_test_p_holm" in figures for figures in by_name.values())
     table.add_column(label)
-    for column in columns:
+    for column in (*columns, *(("Holm", "BH") if adjusted else ())):
         table.add_column(column, justify="right")
     for name, figures in by_name.items():
         table.add_row(
@@ -148,6 +158,14 @@ def breakdown_table(title: str, label: str, by_name: dict[str, dict[str, Any]]) 
             pct(figures["win_rate"]),
             ci_range(figures["win_rate_ci"]),
             p_value(figures["sign_test_p"]),
+            *(
+                (
+                    _adjusted(figures["sign_test_p_holm"], figures["significant_holm"]),
+                    _adjusted(figures["sign_test_p_bh"], figures["significant_bh"]),
+                )
+                if adjusted
+                else ()
+            ),
         )
     return table
 
@@ -156,6 +174,9 @@ def report(stats: dict[str, Any]) -> list[Table | str]:
     """Everything a stats body says, in print order: preference, bias, agreement, strata."""
     parts: list[Table | str] = [stats_table(stats), bias_table(stats), *agreement_lines(stats)]
     if stats.get("by_stratum"):
-        strata = {name: s["panel"] for name, s in stats["by_stratum"].items()}
+        strata = {
+            name: {**s["panel"], **{k: v for k, v in s.items() if k not in ("panel", "per_judge")}}
+            for name, s in stats["by_stratum"].items()
+        }
         parts.append(breakdown_table(f"By {stats['by']} (panel)", stats["by"], strata))
     return parts

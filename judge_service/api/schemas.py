@@ -301,11 +301,34 @@ class HumanAgreementStats(BaseModel):
     human_human: AgreementRateStats
 
 
-class StratumStats(BaseModel):
+class AdjustedStats(BaseModel):
+    """A table row's panel sign test adjusted across the table's rows (docs/statistics.md)."""
+
     model_config = _STATS
+
+    sign_test_p_holm: float | None = Field(
+        description="Holm adjusted across the rows with a sign test (null: no decisive pair)"
+    )
+    sign_test_p_bh: float | None = Field(description="Benjamini-Hochberg adjusted likewise")
+    significant_holm: bool | None = Field(
+        description="sign_test_p_holm <= 1 - confidence: survives family-wise error control"
+    )
+    significant_bh: bool | None = Field(
+        description="sign_test_p_bh <= 1 - confidence: survives false discovery rate control"
+    )
+
+
+class StratumStats(AdjustedStats):
+    """One stratum's figures; the adjustment's family is the strata of `by_stratum`."""
 
     panel: PreferenceStats
     per_judge: dict[str, PreferenceStats]
+
+
+class AxisStats(AdjustedStats):
+    """One rubric axis's panel figures; the adjustment's family is the rubric's axes."""
+
+    panel: PreferenceStats
 
 
 class RunStats(PreferenceStats):

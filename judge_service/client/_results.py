@@ -301,17 +301,25 @@ class Stats(Figures):
         return require_pandas().DataFrame(self.rows()).set_index("judge")
 
     def strata_frame(self) -> "pd.DataFrame":
-        """With `stats(by=key)`: figures per stratum and judge (plus `panel`), a 2-level index."""
+        """With `stats(by=key)`: figures per stratum and judge (plus `panel`), a 2-level index.
+
+        The `panel` rows also carry the sign test adjusted across the strata (Holm, BH).
+        """
         from judge_service.client._frames import require_pandas
 
         strata = self.raw.get("by_stratum")
         if not strata:
             raise ValueError("these stats have no breakdown: ask for them with stats(by=key)")
-        rows = [
-            {"stratum": name, "judge": judge, **_flatten(figures)}
-            for name, stratum in strata.items()
-            for judge, figures in [*stratum["per_judge"].items(), ("panel", stratum["panel"])]
-        ]
+        rows = []
+        for name, stratum in strata.items():
+            rows += [
+                {"stratum": name, "judge": judge, **_flatten(figures)}
+                for judge, figures in stratum["per_judge"].items()
+            ]
+            adjusted = {k: v for k, v in stratum.items() if k not in ("panel", "per_judge")}
+            rows.append(
+                {"stratum": name, "judge": "panel", **_flatten(stratum["panel"]), **adjusted}
+            )
         return require_pandas().DataFrame(rows).set_index(["stratum", "judge"])
 
     def headline(self) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from judge_service.api.routes.stats import compute_run_stats
+from judge_service.api.routes.stats import compute_axis_stats, compute_run_stats
 from judge_service.config import JudgeConfig
 from judge_service.db.models import HumanLabel, Judgment, Pair, Project, Run
 from judge_service.db.queries import RunCounts, run_counts, run_orders
@@ -199,12 +199,7 @@ def run_page(
     if by not in keys:
         by = default_breakdown(keys)
     stats = compute_run_stats(session, run, by=by).model_dump()
-    axes = {
-        axis["name"]: compute_run_stats(
-            session, run, axis=axis["name"], bootstrap_rounds=0
-        ).panel.model_dump()
-        for axis in run.rubric.get("axes", [])
-    }
+    axes = {name: row.model_dump() for name, row in compute_axis_stats(session, run).items()}
     counts = run_counts(session, [run.id])[run.id]
     usage = judge_usage(session, [run.id])[run.id]
     costs = judge_costs(run, usage, judges)

@@ -31,6 +31,7 @@ from judge_service.stats.frame import (
     HumanLabels,
     RunFrame,
 )
+from judge_service.stats.multiplicity import Adjusted, adjust
 from judge_service.stats.preference import (
     INCONSISTENT,
     LOSS,
@@ -89,8 +90,10 @@ class JudgeFigures(PreferenceSummary):
     length_controlled_win_rate: float | None
 
 
-@dataclass(frozen=True)
-class StratumReport:
+@dataclass(frozen=True, kw_only=True)
+class StratumReport(Adjusted):
+    """A stratum's figures; the inherited fields adjust its panel sign test across the strata."""
+
     panel: JudgeFigures
     per_judge: dict[str, JudgeFigures]
 
@@ -439,15 +442,20 @@ def build_report(
 
     by_stratum = None
     if frame.stratum is not None:
-        by_stratum = {}
         order = np.argsort(frame.stratum, kind="stable")
         bounds = np.searchsorted(frame.stratum[order], np.arange(len(frame.strata) + 1))
-        for s, name in enumerate(frame.strata):
-            index = order[bounds[s] : bounds[s + 1]]
-            s_panel, s_judges = _entity_figures(
-                frame.judges, entities, panel_entity, index, frame, cfg
+        strata = [
+            _entity_figures(
+                frame.judges, entities, panel_entity, order[bounds[s] : bounds[s + 1]], frame, cfg
             )
-            by_stratum[name] = StratumReport(panel=s_panel, per_judge=s_judges)
+            for s in range(len(frame.strata))
+        ]
+        # The family is the table's rows: every stratum's panel sign test, alpha 1 - confidence.
+        adjusted = adjust([s_panel.sign_test_p for s_panel, _ in strata], 1 - confidence)
+        by_stratum = {
+            name: StratumReport(panel=s_panel, per_judge=s_judges, **vars(row))
+            for name, (s_panel, s_judges), row in zip(frame.strata, strata, adjusted, strict=True)
+        }
     return RunReport(
         panel=panel, per_judge=per_judge, agreement=agreement, human=human, by_stratum=by_stratum
     )

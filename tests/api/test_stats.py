@@ -9,14 +9,17 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from rich.table import Table
 from scipy.stats import binomtest
 from sqlalchemy import update
 from statsmodels.stats.inter_rater import cohens_kappa
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from judge_service.db.engine import session_factory
 from judge_service.db.models import Judgment, JudgmentStatus
 from judge_service.demo.sample import sample_pairs
+from judge_service.tables import p_value, report
 from tests.api.plans import B, C, apply_plan, random_plan
 from tests.conftest import create_run
 
@@ -166,6 +169,62 @@ def test_by_metadata_key_gives_every_figure_per_stratum(pg_api: httpx.Client, pg
         assert odd.status_code == 422 and odd.json()["detail"][0]["loc"] == ["query", "by"]
     empty = pg_api.get(f"/v1/runs/{run['id']}/stats", params={"by": ""})
     assert empty.json()["detail"][0]["loc"] == ["query", "by"]
+
+
+def test_strata_sign_tests_are_adjusted_across_the_strata(
+    pg_api: httpx.Client, pg_url: str
+) -> None:
+    """Holm and BH over the strata's panel sign tests; a stratum of ties is not in the family."""
+    run = create_run(pg_api, [S, A])
+    # Per site: candidate wins, baseline wins, ties (both judges, both orders agree).
+    sites = {"a": (9, 1, 0), "b": (5, 5, 0), "c": (6, 4, 1), "d": (0, 0, 3)}
+    pairs = sample_pairs(sum(map(sum, sites.values())))
+    verdicts = [
+        (site, verdict)
+        for site, counts in sites.items()
+        for verdict, k in zip(("candidate", "baseline", "tie"), counts, strict=True)
+        for _ in range(k)
+    ]
+    for pair, (site, _) in zip(pairs, verdicts, strict=True):
+        pair["metadata"] = {"site": site}
+    _post(pg_api, run["id"], pairs)
+    plan = {
+        p["external_id"]: {S: both(v), A: both(v)}
+        for p, (_, v) in zip(pairs, verdicts, strict=True)
+    }
+    apply_plan(pg_url, run["id"], plan)
+    tested = ["a", "b", "c"]
+    raw = [binomtest(sites[s][0], sites[s][0] + sites[s][1]).pvalue for s in tested]
+    for confidence in (0.95, 0.9):
+        strata = _stats(pg_api, run["id"], by="site", confidence=confidence)["by_stratum"]
+        alpha = 1 - confidence
+        holm_reject, by_holm = multipletests(raw, alpha=alpha, method="holm")[:2]
+        bh_reject, by_bh = multipletests(raw, alpha=alpha, method="fdr_bh")[:2]
+        for i, site in enumerate(tested):
+            row = strata[site]
+            assert row["panel"]["sign_test_p"] == pytest.approx(raw[i], rel=1e-12)
+            assert row["sign_test_p_holm"] == pytest.approx(by_holm[i], rel=1e-12), site
+            assert row["sign_test_p_bh"] == pytest.approx(by_bh[i], rel=1e-12), site
+            assert row["significant_holm"] == holm_reject[i], site
+            assert row["significant_bh"] == bh_reject[i], site
+        assert {k: strata["d"][k] for k in ("sign_test_p_holm", "significant_bh")} == {
+            "sign_test_p_holm": None,
+            "significant_bh": None,
+        }
+    # Significant alone, not once the other strata are counted.
+    body = _stats(pg_api, run["id"], by="site")
+    strong = body["by_stratum"]["a"]
+    assert strong["panel"]["sign_test_p"] < 0.05 < strong["sign_test_p_holm"]
+    assert strong["significant_holm"] is False
+    # The terminal's strata table adds the adjusted columns.
+    table = report(body)[-1]
+    assert isinstance(table, Table)
+    assert [column.header for column in table.columns][-2:] == ["Holm", "BH"]
+    assert list(table.columns[-2].cells) == [
+        p_value(body["by_stratum"][s]["sign_test_p_holm"])
+        + (" *" if body["by_stratum"][s]["significant_holm"] else "")
+        for s in body["by_stratum"]
+    ]
 
 
 def test_axis_figures_read_the_axis_verdicts(pg_api: httpx.Client, pg_url: str) -> None:

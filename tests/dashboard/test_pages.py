@@ -11,6 +11,7 @@ from typing import Any, Literal
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from statsmodels.stats.multitest import multipletests
 
 from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer
@@ -96,6 +97,102 @@ def test_run_page_shows_the_stats_api_figures(
     assert 'data-testid="cost">no price set<' in html
     # Nor the spend: unpriced calls store no cost, and the run is not shown as free.
     assert 'data-testid="spent">no price set<' in html and 'data-testid="budget"' not in html
+
+
+def _sign_test_cells(html: str, attr: str) -> dict[str, dict[str, tuple[str, str | None]]]:
+    """Per table row (`data-<attr>`): raw, Holm and BH cells as (data-p, data-survives)."""
+    rows = re.findall(rf'<tr data-{attr}="([^"]+)">(.*?)</tr>', html, re.S)
+    cell = r'data-testid="(sign-test|p-holm|p-bh)" data-p="([^"]*)"(?: data-survives="(\w+)")?'
+    return {
+        name: {kind: (p, survives or None) for kind, p, survives in re.findall(cell, body)}
+        for name, body in rows
+    }
+
+
+def test_per_axis_and_per_stratum_tables_show_adjusted_sign_tests(
+    pg_api: httpx.Client, pg_url: str
+) -> None:
+    """Holm and BH across each table's rows, as statsmodels computes them from the API's p."""
+    run = create_run(pg_api, [S], rubric="reasoning-trace", scale="5-level")
+    pairs = sample_pairs(20)
+    for i, pair in enumerate(pairs):
+        pair["metadata"] = {"site": "a" if i < 10 else "b"}
+    assert pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
+    # Pair i's verdict per axis: perception 17 wins of 20, knowledge even, rationale 14 of
+    # 20, answer all ties (no sign test); overall 9 of 10 on site a, even on site b.
+    axes = {
+        "perception": lambda i: "candidate" if i < 17 else "baseline",
+        "knowledge": lambda i: "candidate" if i % 2 else "baseline",
+        "rationale": lambda i: "candidate" if i < 14 else "baseline",
+        "answer": lambda i: "tie",
+    }
+    with session_factory(pg_url)() as session:
+        rows = session.execute(
+            select(Judgment.id, Judgment.pair_id).where(Judgment.run_id == run["id"])
+        ).all()
+        pair_order = sorted({pair_id for _, pair_id in rows})
+        for judgment_id, pair_id in rows:
+            i = pair_order.index(pair_id)
+            overall = "candidate" if (i < 9 or 10 <= i < 15) else "baseline"
+            session.execute(
+                update(Judgment)
+                .where(Judgment.id == judgment_id)
+                .values(
+                    status=JudgmentStatus.DONE,
+                    verdict=overall,
+                    axes={a: {"verdict": v(i), "strong": False} for a, v in axes.items()},
+                )
+            )
+        session.commit()
+    html = _page(pg_api, f"/runs/{run['id']}")
+
+    def expected(p_values: dict[str, float | None]) -> dict[str, dict[str, tuple[str, str | None]]]:
+        tested = [name for name, p in p_values.items() if p is not None]
+        raw = [p_values[name] for name in tested]
+        holm_reject, by_holm = multipletests(raw, alpha=0.05, method="holm")[:2]
+        bh_reject, by_bh = multipletests(raw, alpha=0.05, method="fdr_bh")[:2]
+        cells = {name: {k: ("", None) for k in ("p-holm", "p-bh")} for name in p_values}
+        for i, name in enumerate(tested):
+            cells[name]["p-holm"] = (str(by_holm[i]), "yes" if holm_reject[i] else "no")
+            cells[name]["p-bh"] = (str(by_bh[i]), "yes" if bh_reject[i] else "no")
+        for name, p in p_values.items():
+            cells[name]["sign-test"] = ("" if p is None else str(p), None)
+        return cells
+
+    def as_floats(cells: dict[str, dict[str, tuple[str, str | None]]]) -> dict[str, Any]:
+        return {
+            name: {
+                k: (pytest.approx(float(p), rel=1e-9) if p else None, s)
+                for k, (p, s) in row.items()
+            }
+            for name, row in cells.items()
+        }
+
+    by_axis = {
+        a: pg_api.get(f"/v1/runs/{run['id']}/stats", params={"axis": a}).json()["sign_test_p"]
+        for a in axes
+    }
+    assert by_axis["answer"] is None and by_axis["perception"] < 0.05
+    assert as_floats(_sign_test_cells(html, "axis")) == as_floats(expected(by_axis))
+    strata = pg_api.get(f"/v1/runs/{run['id']}/stats", params={"by": "site"}).json()["by_stratum"]
+    shown = _sign_test_cells(html, "stratum")
+    assert as_floats(shown) == as_floats(
+        expected({name: s["panel"]["sign_test_p"] for name, s in strata.items()})
+    )
+    # The API's own fields say the same; a survivor is starred, the note names the level.
+    for name, s in strata.items():
+        assert shown[name]["p-holm"][1] == ("yes" if s["significant_holm"] else "no")
+    assert (
+        html.count("★</span></strong>")
+        == sum(
+            row[k][1] == "yes"
+            for table in (shown, _sign_test_cells(html, "axis"))
+            for row in table.values()
+            for k in ("p-holm", "p-bh")
+        )
+        > 0
+    )
+    assert "adjusted p is at most 0.05" in html
 
 
 def test_live_fragment_is_the_run_body(pg_api: httpx.Client, judged_run: dict[str, Any]) -> None:

@@ -7,10 +7,11 @@ from sqlalchemy.orm import Session
 
 from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import RowId, SessionDep, get_run, query_error
-from judge_service.api.schemas import NO_RUN, PreferenceStats, RunStats
+from judge_service.api.schemas import NO_RUN, AxisStats, PreferenceStats, RunStats
 from judge_service.db.models import Run
 from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
 from judge_service.judging.protocol import Scale
+from judge_service.stats.multiplicity import adjust
 from judge_service.stats.report import build_report
 from judge_service.text import Text
 
@@ -91,3 +92,28 @@ def compute_run_stats(
             "by_stratum": report.by_stratum,
         }
     )
+
+
+def compute_axis_stats(
+    session: Session, run: Run, *, bootstrap_rounds: int = 0, confidence: float = 0.95
+) -> dict[str, AxisStats]:
+    """Each rubric axis's panel figures, sign tests adjusted across the axes (one family).
+
+    The API answers one `?axis=` at a time; the per-axis table is this, so its rows agree
+    with `GET /stats?axis=` and carry the adjustment a table of many axes needs.
+    """
+    panels = {
+        item["name"]: compute_run_stats(
+            session,
+            run,
+            axis=item["name"],
+            bootstrap_rounds=bootstrap_rounds,
+            confidence=confidence,
+        ).panel
+        for item in run.rubric.get("axes", [])
+    }
+    adjusted = adjust([panel.sign_test_p for panel in panels.values()], 1 - confidence)
+    return {
+        name: AxisStats(panel=panel, **vars(row))
+        for (name, panel), row in zip(panels.items(), adjusted, strict=True)
+    }
