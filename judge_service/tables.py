@@ -90,6 +90,7 @@ def bias_table(stats: dict[str, Any]) -> Table:
         "longer preferred",
         f"{level} CI ",
         "length-controlled win rate",
+        f"{level} CI  ",
         "order-level win rate",
     ):
         table.add_column(column, justify="right")
@@ -102,6 +103,7 @@ def bias_table(stats: dict[str, Any]) -> Table:
             pct(figures["longer_preferred_rate"]),
             ci_range(figures["longer_preferred_rate_ci"]),
             pct(figures["length_controlled_win_rate"]),
+            ci_range(figures["length_controlled_win_rate_ci"]),
             pct(figures["order_level"]["win_rate"]),
         )
     return table

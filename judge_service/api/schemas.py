@@ -257,7 +257,15 @@ class PreferenceStats(BaseModel):
     longer_preferred_rate_ci: Interval | None = Field(description="Wilson interval")
     longer_preferred_n: int
     length_controlled_win_rate: float | None = Field(
-        description="Logistic fit on the standardised length difference, predicted at zero"
+        description="Logistic fit on the standardised length difference, predicted at zero "
+        "(null with length_controlled_reason when that is an extrapolation)"
+    )
+    length_controlled_win_rate_ci: Interval | None = Field(
+        description="Percentile bootstrap over pairs, refitting the model each round"
+    )
+    length_controlled_reason: str | None = Field(
+        description="Why length_controlled_win_rate is null (too few pairs on the minority "
+        "side of equal length); null when the figure is given"
     )
 
 

@@ -20,7 +20,7 @@ from judge_service.stats.agreement import (
 )
 from judge_service.stats.bias import (
     first_slot_rate,
-    length_controlled_win_rate,
+    length_controlled,
     longer_preferred_rate,
 )
 from judge_service.stats.bootstrap import group, percentile_interval, resample
@@ -87,7 +87,9 @@ class JudgeFigures(PreferenceSummary):
     longer_preferred_rate: float | None
     longer_preferred_rate_ci: tuple[float, float] | None
     longer_preferred_n: int
-    length_controlled_win_rate: float | None
+    length_controlled_win_rate: float | None  # None with a reason below when extrapolated
+    length_controlled_win_rate_ci: tuple[float, float] | None  # percentile bootstrap, pairs
+    length_controlled_reason: str | None  # why the figure is None; None when it is given
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -339,6 +341,14 @@ def _figures(
     first = first_slot_rate(np.sign(games).reshape(-1), game_order.reshape(-1), cfg.confidence)
     base_len, cand_len = baseline_len[has], candidate_len[has]
     longer = longer_preferred_rate(outcome[has], base_len, cand_len, cfg.confidence)
+    controlled = length_controlled(
+        _CREDIT[outcome[has] + 1],
+        base_len,
+        cand_len,
+        rounds=cfg.rounds,
+        seed=cfg.seed,
+        confidence=cfg.confidence,
+    )
     pair_level = {f.name: getattr(summary, f.name) for f in fields(PreferenceSummary)}
     pair_level["position_consistency"] = consistency
     return JudgeFigures(
@@ -350,9 +360,9 @@ def _figures(
         longer_preferred_rate=longer.rate,
         longer_preferred_rate_ci=longer.ci,
         longer_preferred_n=longer.n,
-        length_controlled_win_rate=length_controlled_win_rate(
-            _CREDIT[outcome[has] + 1], base_len, cand_len
-        ),
+        length_controlled_win_rate=controlled.rate,
+        length_controlled_win_rate_ci=controlled.ci,
+        length_controlled_reason=controlled.reason,
     )
 
 

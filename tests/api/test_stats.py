@@ -379,3 +379,25 @@ def test_leaderboard_refusals(pg_api: httpx.Client, pg_url: str) -> None:
     anchor = pg_api.get("/v1/leaderboard", params={"runs": str(a), "anchor": "nope"})
     assert anchor.json()["detail"][0]["loc"] == ["query", "anchor"]
     assert pg_api.get("/v1/leaderboard").json()["detail"][0]["loc"] == ["query", "runs"]
+
+
+def test_length_controlled_rate_is_null_with_a_reason_and_shown_so(
+    pg_api: httpx.Client, pg_url: str
+) -> None:
+    # Issue 22: a candidate always about twice as long leaves nothing at equal length.
+    longer = sample_pairs(40)
+    for pair in longer:
+        pair["candidate_trace"] = pair["baseline_trace"] + "\n" + pair["baseline_trace"]
+    run = create_run(pg_api, [S])
+    _post(pg_api, run["id"], longer)
+    apply_plan(pg_url, run["id"], {k: {S: v[S]} for k, v in random_plan(40, seed=2).items()})
+    stats = _stats(pg_api, run["id"])
+    assert stats["win_rate"] is not None and stats["win_rate_bootstrap_ci"] is not None
+    for figures in (stats, stats["per_judge"][S]):
+        assert figures["length_controlled_win_rate"] is None
+        assert figures["length_controlled_win_rate_ci"] is None
+        assert "only 0 of" in figures["length_controlled_reason"]
+    page = pg_api.get(f"/runs/{run['id']}/live")
+    assert page.status_code == 200
+    assert 'data-testid="length-controlled-reason"' in page.text
+    assert "only 0 of" in page.text

@@ -389,3 +389,39 @@ def test_panel_order_level_pools_every_judges_games(judges: int) -> None:
     ]
     assert report.panel.wins == majority.count(1) and report.panel.losses == majority.count(-1)
     assert report.panel.missing == 5
+
+
+def test_length_blind_judge_and_a_twice_as_long_candidate_get_a_reason() -> None:
+    # Issue 22: every candidate about twice as long, a judge blind to length. The prediction
+    # at equal length is then an extrapolation (it ranged 0.72-0.95 across repeats).
+    rng = np.random.default_rng(7)
+    base = rng.integers(300, 600, 300)
+    cand = 2 * base + rng.integers(-40, 40, 300)
+    verdict = np.where(rng.random(300) < 0.8, 1, -1)
+    cube = np.repeat(verdict[None, :, None], 2, axis=2)
+    report = build_report(grid_frame(cube, baseline_len=base, candidate_len=cand))
+    for figures in (report.panel, report.per_judge["j0"]):
+        assert figures.win_rate is not None and figures.win_rate_bootstrap_ci is not None
+        assert figures.length_controlled_win_rate is None
+        assert figures.length_controlled_win_rate_ci is None
+        reason = figures.length_controlled_reason
+        assert reason is not None and "only 0 of 300 pairs" in reason
+
+
+def test_length_controlled_interval_beside_the_figure() -> None:
+    rng = np.random.default_rng(8)
+    base = rng.integers(200, 2000, 200)
+    cand = base + rng.integers(-800, 1200, 200)
+    cube = rng.choice([-1, 0, 1], size=(1, 200, 2), p=[0.35, 0.15, 0.5])
+    frame = grid_frame(cube, baseline_len=base, candidate_len=cand)
+    figures = build_report(frame).panel
+    ci = figures.length_controlled_win_rate_ci
+    assert figures.length_controlled_reason is None and ci is not None
+    assert figures.length_controlled_win_rate is not None
+    assert ci[0] < figures.length_controlled_win_rate < ci[1]
+    # Seeded like every other interval; without a bootstrap only the interval goes.
+    assert build_report(frame).panel.length_controlled_win_rate_ci == ci
+    assert build_report(frame, seed=1).panel.length_controlled_win_rate_ci != ci
+    plain = build_report(frame, bootstrap_rounds=0).panel
+    assert plain.length_controlled_win_rate_ci is None and plain.length_controlled_reason is None
+    assert plain.length_controlled_win_rate == figures.length_controlled_win_rate
