@@ -216,6 +216,36 @@ class OrderLevelStats(BaseModel):
     win_rate_ci: Interval | None = Field(description="Percentile bootstrap over pairs")
 
 
+class CalibratedStats(BaseModel):
+    """The win rate corrected by people's labels from the label queue (docs/statistics.md)."""
+
+    model_config = _STATS
+
+    estimate: float | None = Field(
+        description="Prediction-powered (PPI++) mean credit; null with `reason` when too few "
+        "queue labels"
+    )
+    ci: Interval | None = Field(description="Normal interval of the PPI++ estimate")
+    labels_used: int = Field(description="Label-queue draws with a label (the correction's n)")
+    labels_excluded: int = Field(description="Labels that do not count here")
+    excluded_reasons: dict[str, int] = Field(
+        description="ad_hoc: labelled outside the queue; population_changed: drawn while the "
+        "run had other decided pairs"
+    )
+    draws_waiting: int = Field(description="Pairs the queue handed out that are not labelled yet")
+    method: str
+    lam: float | None = Field(description="PPI++ weight of the judge (0: labels alone)")
+    human_only_estimate: float | None = Field(description="The same labels without the judge")
+    human_only_ci: Interval | None
+    judge_estimate: float | None = Field(description="The judge's mean credit on these pairs")
+    residual_variance: float | None = Field(
+        description="Variance of the weighted label-minus-judge terms (for planning more labels)"
+    )
+    judge_variance: float | None = Field(description="Variance of the judge's credit")
+    population: int = Field(description="Pairs with a panel outcome: what the estimate is about")
+    reason: str | None = Field(description="Why `estimate` is null; null when it is given")
+
+
 class PreferenceStats(BaseModel):
     """One judge's or the panel's figures; every one is defined in docs/statistics.md."""
 
@@ -266,6 +296,11 @@ class PreferenceStats(BaseModel):
     length_controlled_reason: str | None = Field(
         description="Why length_controlled_win_rate is null (too few pairs on the minority "
         "side of equal length); null when the figure is given"
+    )
+    calibrated: CalibratedStats | None = Field(
+        default=None,
+        description="Corrected by people's labels from the label queue; null for a rubric axis "
+        "(people label the overall preference)",
     )
 
 

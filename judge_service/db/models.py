@@ -186,6 +186,33 @@ class HumanLabel(Base):
     pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"))
     annotator: Mapped[str] = mapped_column(String(100))
     label: Mapped[str] = mapped_column(String(20))
+    # LabelSource: `queue` when the label queue handed this annotator the pair, else `ad_hoc`.
+    source: Mapped[str] = mapped_column(String(10), default="ad_hoc", server_default="ad_hoc")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LabelSource(StrEnum):
+    QUEUE = "queue"  # handed out by the label queue: counts in the calibrated estimate
+    AD_HOC = "ad_hoc"  # someone opened the pair: counts for agreement only
+
+
+class LabelDraw(Base):
+    """One pair the label queue handed an annotator, with the probability it was drawn with.
+
+    Draws are independent, with replacement, from the run's judged pairs (the population);
+    `probability` is this pair's chance on this draw, `population` how many pairs there
+    were. The calibrated estimate weighs each draw's label by 1 / (population x probability).
+    """
+
+    __tablename__ = "label_draws"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pairs.id", ondelete="CASCADE"))
+    annotator: Mapped[str] = mapped_column(String(100))
+    strategy: Mapped[str] = mapped_column(String(20))
+    probability: Mapped[float] = mapped_column(Float)
+    population: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -50,6 +50,26 @@ class HumanLabels:
     label: np.ndarray  # int8: 1 candidate, -1 baseline, 0 tie
 
 
+@dataclass(frozen=True)
+class LabelDraws:
+    """The label queue's draws (see stats/calibrated.py) and the labels made outside it."""
+
+    pair: np.ndarray  # int32 pair index of each draw
+    credit: np.ndarray  # float64: the draw's label as the candidate's credit; NaN until labelled
+    probability: np.ndarray  # float64: this pair's chance on this draw
+    population: np.ndarray  # int64: pairs with a panel outcome when it was drawn
+    ad_hoc_pair: np.ndarray  # int32 pair index of each label no draw asked for
+
+
+NO_DRAWS = LabelDraws(
+    pair=np.zeros(0, dtype=np.int32),
+    credit=np.zeros(0),
+    probability=np.zeros(0),
+    population=np.zeros(0, dtype=np.int64),
+    ad_hoc_pair=np.zeros(0, dtype=np.int32),
+)
+
+
 def row_reason(status: str, error_kind: str | None) -> str:
     """Why a judge call has no verdict: its failure kind, not judged, or pending."""
     if status == "failed":

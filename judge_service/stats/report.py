@@ -6,7 +6,7 @@ frame: a dense (judge, pair, order) grid of verdicts, then per entity (a judge o
 counts, Wilson intervals, a multinomial bootstrap over kinds of pairs, and the bias fits.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -24,11 +24,13 @@ from judge_service.stats.bias import (
     longer_preferred_rate,
 )
 from judge_service.stats.bootstrap import group, percentile_interval, resample
+from judge_service.stats.calibrated import Calibrated, calibrate
 from judge_service.stats.frame import (
     NO_VERDICT,
     NOT_JUDGED,
     PENDING,
     HumanLabels,
+    LabelDraws,
     RunFrame,
 )
 from judge_service.stats.multiplicity import Adjusted, adjust
@@ -47,6 +49,7 @@ from judge_service.stats.preference import (
 __all__ = [
     "Agreement",
     "AgreementRate",
+    "Calibrated",
     "HumanAgreement",
     "JudgeFigures",
     "JudgePairAgreement",
@@ -54,6 +57,7 @@ __all__ = [
     "RunReport",
     "StratumReport",
     "build_report",
+    "pair_credit",
     "pair_outcome_table",
 ]
 
@@ -90,6 +94,7 @@ class JudgeFigures(PreferenceSummary):
     length_controlled_win_rate: float | None  # None with a reason below when extrapolated
     length_controlled_win_rate_ci: tuple[float, float] | None  # percentile bootstrap, pairs
     length_controlled_reason: str | None  # why the figure is None; None when it is given
+    calibrated: Calibrated | None = None  # corrected by people's labels; None: not asked for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +124,23 @@ class _Entity:
     game_order: np.ndarray  # int8 (pairs, k) the order each game was judged in
     judged: np.ndarray  # int16 judges with an outcome on the pair (pooled consistency)
     consistent: np.ndarray  # int16 of those, how many had both orders agree
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    """What the calibrated figures need: the queue's draws and the population they came from."""
+
+    draws: LabelDraws
+    decided: np.ndarray  # bool per pair: has a panel outcome (the population)
+    population: int
+
+
+def pair_credit(outcome: np.ndarray) -> np.ndarray:
+    """Each pair's credit for the candidate; NaN where there is no outcome."""
+    has = outcome != NO_OUTCOME
+    credit = np.full(outcome.size, np.nan)
+    credit[has] = _CREDIT[outcome[has] + 1]
+    return credit
 
 
 @dataclass(frozen=True)
@@ -373,17 +395,31 @@ def _entity_figures(
     index: np.ndarray | None,
     frame: RunFrame,
     cfg: _Settings,
+    cal: _Calibration | None,
 ) -> tuple[JudgeFigures, dict[str, JudgeFigures]]:
     base_len = frame.baseline_len if index is None else frame.baseline_len[index]
     cand_len = frame.candidate_len if index is None else frame.candidate_len[index]
+
+    def with_calibrated(figures: JudgeFigures, entity: _Entity) -> JudgeFigures:
+        if cal is None:
+            return figures
+        members = np.flatnonzero(cal.decided) if index is None else index[cal.decided[index]]
+        return replace(
+            figures,
+            calibrated=calibrate(
+                pair_credit(entity.outcome), members, cal.draws, cal.population, cfg.confidence
+            ),
+        )
+
     per_judge = {
-        name: _figures(_select(entity, index), base_len, cand_len, cfg)
+        name: with_calibrated(_figures(_select(entity, index), base_len, cand_len, cfg), entity)
         for name, entity in zip(judges, entities, strict=True)
     }
     if len(judges) == 1:
         # A panel of one is that judge: same outcomes, games and pooled consistency.
         return per_judge[judges[0]], per_judge
-    return _figures(_select(panel, index), base_len, cand_len, cfg), per_judge
+    panel_figures = _figures(_select(panel, index), base_len, cand_len, cfg)
+    return with_calibrated(panel_figures, panel), per_judge
 
 
 def _judge_entities(
@@ -417,12 +453,16 @@ def pair_outcome_table(frame: RunFrame) -> tuple[np.ndarray, np.ndarray]:
 def build_report(
     frame: RunFrame,
     humans: HumanLabels | None = None,
+    draws: LabelDraws | None = None,
     *,
     bootstrap_rounds: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> RunReport:
     """Every figure of a run: panel, per judge, agreement, humans, and per stratum.
+
+    With `draws` (the label queue's, possibly none yet) every entity also gets its
+    calibrated figure; without, `calibrated` is None.
 
     Each bootstrap starts from `seed`, so a figure does not depend on what else is computed
     (a one-judge panel equals its judge, a stratum's interval is the same alone or not).
@@ -440,7 +480,11 @@ def build_report(
     )
     entities = _judge_entities(frame, pending, not_judged, failure)
     panel_entity = _panel_entity(entities, frame.n_pairs, pending)
-    panel, per_judge = _entity_figures(frame.judges, entities, panel_entity, None, frame, cfg)
+    cal = None
+    if draws is not None:
+        decided = panel_entity.outcome != NO_OUTCOME
+        cal = _Calibration(draws=draws, decided=decided, population=int(decided.sum()))
+    panel, per_judge = _entity_figures(frame.judges, entities, panel_entity, None, frame, cfg, cal)
 
     outcomes = _outcomes(entities, frame.n_pairs)
     agreement = judge_agreement(list(frame.judges), outcomes)
@@ -456,7 +500,13 @@ def build_report(
         bounds = np.searchsorted(frame.stratum[order], np.arange(len(frame.strata) + 1))
         strata = [
             _entity_figures(
-                frame.judges, entities, panel_entity, order[bounds[s] : bounds[s + 1]], frame, cfg
+                frame.judges,
+                entities,
+                panel_entity,
+                order[bounds[s] : bounds[s + 1]],
+                frame,
+                cfg,
+                cal,
             )
             for s in range(len(frame.strata))
         ]

@@ -23,6 +23,7 @@ TABLES = {
     "projects",
     "api_keys",
     "provider_batches",
+    "label_draws",
 }
 
 
@@ -367,4 +368,46 @@ def test_0011_gives_keys_an_optional_annotator_and_keeps_them_on_the_way_down(
         with engine.connect() as conn:
             assert conn.execute(text("SELECT sha256 FROM api_keys")).scalar_one() == "a" * 64
         assert "annotator" not in {c["name"] for c in inspect(engine).get_columns("api_keys")}
+    engine.dispose()
+
+
+def test_0012_makes_old_labels_ad_hoc_and_keeps_them_on_the_way_down(empty_db: str) -> None:
+    migrate.upgrade(empty_db, "0011")
+    engine = create_engine(empty_db)
+    with engine.begin() as conn:
+        (project_id,) = conn.execute(text("SELECT id FROM projects")).one()
+        insert_run(conn, 1, project_id=project_id, **RUBRIC_COLUMNS)
+        insert_pair(conn, 1, 1, baseline_chars=2, candidate_chars=2)
+        insert_row(
+            conn,
+            "human_labels",
+            id=1,
+            run_id=1,
+            pair_id=1,
+            annotator="dr-a",
+            label="candidate",
+            created_at=CREATED,
+        )
+    for _ in range(2):  # up, down, up again: the label survives each way
+        migrate.upgrade(empty_db, "0012")
+        with engine.begin() as conn:
+            label = conn.execute(text("SELECT annotator, label, source FROM human_labels")).one()
+            assert tuple(label) == ("dr-a", "candidate", "ad_hoc")
+            insert_row(
+                conn,
+                "label_draws",
+                run_id=1,
+                pair_id=1,
+                annotator="dr-a",
+                strategy="active",
+                probability=1.0,
+                population=1,
+                created_at=CREATED,
+            )
+        migrate.downgrade(empty_db, "0011")
+        with engine.connect() as conn:
+            label = conn.execute(text("SELECT annotator, label FROM human_labels")).one()
+            assert tuple(label) == ("dr-a", "candidate")
+        assert "label_draws" not in inspect(engine).get_table_names()
+        assert "source" not in {c["name"] for c in inspect(engine).get_columns("human_labels")}
     engine.dispose()

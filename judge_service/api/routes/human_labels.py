@@ -19,7 +19,8 @@ from judge_service.api.auth import AUTH_RESPONSES, ProjectDep, request_key
 from judge_service.api.deps import RowId, SessionDep, get_pair
 from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import TOO_LARGE, Text, refused
-from judge_service.db.models import HumanLabel, Project
+from judge_service.db.label_draws import has_draw
+from judge_service.db.models import HumanLabel, LabelSource, Project
 from judge_service.db.projects import key_annotator
 from judge_service.judging.verdicts import Verdict
 
@@ -54,6 +55,10 @@ class HumanLabelPublic(BaseModel):
     run_id: int
     annotator: str
     label: Verdict
+    source: LabelSource = Field(
+        description="queue: the label queue handed this annotator the pair (counts in the "
+        "calibrated win rate); ad_hoc: labelled outside it (counts for agreement only)"
+    )
     created_at: datetime
 
 
@@ -76,7 +81,7 @@ def add_label(
     request: Request,
 ) -> HumanLabelPublic:
     pair = get_pair(session, pair_id, project)
-    annotator = _annotator(key_identity(request, session, project), body.annotator)
+    annotator = annotator_of(key_identity(request, session, project), body.annotator)
     label = session.scalars(
         select(HumanLabel).where(HumanLabel.pair_id == pair.id, HumanLabel.annotator == annotator)
     ).first()
@@ -86,6 +91,8 @@ def add_label(
     else:
         response.status_code = 200
     label.label = body.label
+    queued = has_draw(session, pair.id, annotator)
+    label.source = LabelSource.QUEUE if queued else LabelSource.AD_HOC
     session.commit()
     return HumanLabelPublic.model_validate(label)
 
@@ -100,12 +107,13 @@ def key_identity(request: Request, session: Session, project: Project) -> str | 
     return key_annotator(session, key, project.id) if key is not None else None
 
 
-def _annotator(identity: str | None, named: str | None) -> str:
+def annotator_of(identity: str | None, named: str | None, where: str = "body") -> str:
+    """Who labels: the key's annotator, or on an open server whoever the request names."""
     if identity is None:
         if named is None:
             msg = "who is labelling: this request has no API key to tell"
             raise RequestValidationError(
-                [{"loc": ("body", "annotator"), "msg": msg, "type": "missing"}]
+                [{"loc": (where, "annotator"), "msg": msg, "type": "missing"}]
             )
         return named
     if named is not None and named != identity:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.api.deps import RowId, SessionDep, get_run, query_error
 from judge_service.api.schemas import NO_RUN, AxisStats, PreferenceStats, RunStats
+from judge_service.db.label_draws import load_label_draws
 from judge_service.db.models import Run
 from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
 from judge_service.judging.protocol import Scale
@@ -62,9 +63,12 @@ def compute_run_stats(
     frame, pair_ids = load_run_frame(session, run, axis=axis, by=by)
     if by is not None and frame.n_pairs and frame.strata == [MISSING_STRATUM]:
         raise query_error("by", f"no pair of run {run.id} has metadata key {by!r}")
+    # People label the overall preference, so only overall figures are calibrated.
+    draws = load_label_draws(session, run, pair_ids) if axis is None else None
     report = build_report(
         frame,
         load_human_labels(session, run, pair_ids),
+        draws,
         bootstrap_rounds=bootstrap_rounds,
         seed=seed,
         confidence=confidence,
