@@ -261,7 +261,10 @@ class PreferenceStats(BaseModel):
         description="Why pairs lack an outcome: parse_error, rate_limited, pending, ..."
     )
     win_rate: float | None = Field(description="(wins + 0.5 x (ties + inconsistent)) / n")
-    win_rate_ci: Interval | None = Field(description="Wilson interval")
+    win_rate_ci: Interval | None = Field(
+        description="Agresti-Coull interval on the credits' own variance (z²/2 pseudo-wins "
+        "and pseudo-losses added)"
+    )
     win_rate_bootstrap_ci: Interval | None = Field(
         description="Seeded percentile bootstrap over pairs"
     )

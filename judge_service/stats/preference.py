@@ -105,6 +105,29 @@ def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple
     return (max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p)))
 
 
+def credit_interval(
+    wins: int, halves: int, n: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Interval on a mean credit (win 1, tie or inconsistent 1/2, loss 0) from its own variance.
+
+    Agresti-Coull carried over to credits: add z²/2 pseudo-wins and z²/2 pseudo-losses, then
+    take the augmented sample's mean ± z·√(variance / (n + z²)). Wilson's interval would
+    treat each half credit as a coin flip, far too wide when many pairs are ties or
+    inconsistent; the pseudo-pairs keep a small sample of ties from a zero-width interval.
+    Without half credits this is Agresti-Coull, close to Wilson (docs/statistics.md).
+    With no pairs it is [0, 1], from the pseudo-pairs alone.
+    """
+    if wins < 0 or halves < 0 or wins + halves > n:
+        raise ValueError(f"{wins} wins and {halves} half credits outside 0..{n} pairs")
+    z2 = _z(confidence) ** 2
+    size = n + z2
+    mean = (wins + halves / 2 + z2 / 2) / size
+    variance = (wins + halves / 4 + z2 / 2) / size - mean * mean
+    half = math.sqrt(z2 * variance / size)
+    # The interval contains the sample mean (the pseudo-pairs' variance outweighs their pull).
+    return (max(0.0, mean - half), min(1.0, mean + half))
+
+
 def sign_test(wins: int, losses: int) -> float | None:
     """Two-sided exact sign test p-value: are decisive pairs split evenly? None without any."""
     if wins + losses == 0:
@@ -162,7 +185,7 @@ def summarize_counts(
         inconsistent=inconsistent,
         missing=int(missing),
         win_rate=credit / n,
-        win_rate_ci=wilson_interval(credit, n, confidence),
+        win_rate_ci=credit_interval(wins, ties + inconsistent, n, confidence),
         position_consistency=(n - inconsistent) / n if swapped else None,
         missing_reasons=reasons,
         win_rate_bootstrap_ci=bootstrap_ci,

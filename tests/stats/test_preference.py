@@ -45,6 +45,13 @@ def test_wilson_contains_estimate_and_narrows_with_n() -> None:
     assert large[1] - large[0] < small[1] - small[0]
 
 
+def test_win_rate_interval_on_five_ties() -> None:
+    # Built on the credits' variance (tests/stats/test_credit_interval.py); Wilson's interval
+    # treated the five half credits as coin flips and gave (0.170, 0.830).
+    summary = summarize_counts(0, 0, 5, 0, swapped=True)
+    assert summary.win_rate_ci == pytest.approx((0.2828, 0.7172), abs=1e-4)
+
+
 def test_combine_orders() -> None:
     assert combine_orders(["candidate", "candidate"]) is Outcome.WIN
     assert combine_orders(["baseline", "baseline"]) is Outcome.LOSS

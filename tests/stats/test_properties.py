@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from judge_service.stats.frame import NO_VERDICT, RunFrame
-from judge_service.stats.preference import summarize_counts, wilson_interval
+from judge_service.stats.preference import credit_interval, summarize_counts
 from judge_service.stats.report import JudgeFigures, build_report
 from tests.stats.frames import grid_frame, swap_roles
 
@@ -113,16 +113,14 @@ COUNT = st.integers(0, 400)
 
 @SETTINGS
 @given(COUNT, COUNT, COUNT, COUNT, st.floats(0.5, 0.999))
-def test_wilson_interval_contains_and_mirrors(
+def test_credit_interval_contains_and_mirrors(
     wins: int, losses: int, ties: int, inconsistent: int, confidence: float
 ) -> None:
     n = wins + losses + ties + inconsistent
-    credit = wins + 0.5 * (ties + inconsistent)
-    if n == 0:
-        return
-    low, high = wilson_interval(credit, n, confidence)
-    assert low <= credit / n <= high
-    assert wilson_interval(n - credit, n, confidence) == pytest.approx((1 - high, 1 - low))
+    halves = ties + inconsistent
+    low, high = credit_interval(wins, halves, n, confidence)
+    assert 0 <= low <= ((wins + halves / 2) / n if n else 0.5) <= high <= 1
+    assert credit_interval(losses, halves, n, confidence) == pytest.approx((1 - high, 1 - low))
 
 
 @SETTINGS

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import binomtest
 
 from judge_service.stats.frame import NO_VERDICT, HumanLabels
-from judge_service.stats.preference import wilson_interval
+from judge_service.stats.preference import credit_interval, wilson_interval
 from judge_service.stats.report import JudgeFigures, build_report
 from tests.stats.frames import VerdictRow, frame_from_rows, grid_frame, subset
 
@@ -103,7 +103,10 @@ def test_pair_level_figures_by_hand() -> None:
     assert (figures.inconsistent, figures.missing) == (1, 1)
     assert figures.missing_reasons == {"parse_error": 1}
     assert figures.win_rate == pytest.approx(0.7)
-    assert figures.win_rate_ci == wilson_interval(7, 10)
+    # The half-credit rate's interval is built on the credits' variance (was Wilson's on 7/10,
+    # which treats each half credit as a coin flip: audit of issue 22).
+    assert figures.win_rate_ci == credit_interval(6, 2, 10)
+    assert figures.win_rate_ci == pytest.approx((0.4131, 0.8759), abs=1e-4)
     assert figures.preferred_rate == pytest.approx(0.6)
     assert figures.decisive_win_rate == pytest.approx(0.75)
     assert figures.decisive_win_rate_ci == wilson_interval(6, 8)
