@@ -1,7 +1,7 @@
 """`judge-service`: serve, worker, migrate, reconcile, simulate, demo.
 
-Client commands (submit, runs, status, retry-failed, stats, estimate, export, judges) talk to a
-running API over HTTP through `judge_service.client`, like a notebook would.
+Client commands (submit, runs, status, retry-failed, stats, estimate, plan, export, judges) talk
+to a running API over HTTP through `judge_service.client`, like a notebook would.
 """
 
 import gc
@@ -532,6 +532,79 @@ def estimate(
         f"{count(predicted.output_tokens)} output tokens, {usd(predicted.cost_usd)}"
     )
     print(f"spent so far: {usd(predicted.spent_usd)}")
+
+
+@app.command()
+def plan(
+    half_width: Annotated[
+        float, typer.Option(help="Target half-width of the interval on the win rate, e.g. 0.03")
+    ],
+    win_rate: Annotated[
+        float | None, typer.Option(help="Expected half-credit win rate (or --pilot-run)")
+    ] = None,
+    pilot_run: Annotated[
+        int | None, typer.Option(help="A finished run whose figures stand in for expected ones")
+    ] = None,
+    tie_share: Annotated[
+        float | None, typer.Option(help="Expected ties + inconsistent pairs (default 0.2)")
+    ] = None,
+    judge_error: Annotated[
+        float | None,
+        typer.Option(help="Judge's mean squared credit error against people (default 0.15)"),
+    ] = None,
+    confidence: Annotated[float, typer.Option(help="Interval confidence")] = 0.95,
+    judge: Annotated[
+        list[str] | None,
+        typer.Option("--judge", help="A judge name; repeat (default: the pilot's, else all)"),
+    ] = None,
+    swap: Annotated[bool, typer.Option(help="Judge each pair in both orders")] = True,
+    pairs_available: Annotated[int | None, typer.Option(help="Pairs in your dataset")] = None,
+    prompt_tokens: Annotated[
+        float | None, typer.Option(help="Prompt tokens per call (default: the pilot's mean)")
+    ] = None,
+    output_tokens: Annotated[
+        float | None,
+        typer.Option(help="Output tokens per call (default: the pilot's, else max_tokens)"),
+    ] = None,
+    as_json: Json = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Pairs, judge calls, cost and human labels an interval of +-HALF_WIDTH needs."""
+    from judge_service.tables import count, usd
+
+    with _reported(), _client(url, api_key) as client:
+        planned = client.plan(
+            half_width,
+            confidence=confidence,
+            expected_win_rate=win_rate,
+            tie_share=tie_share,
+            judge_error=judge_error,
+            pilot_run=pilot_run,
+            judges=judge or None,
+            swap=swap,
+            pairs_available=pairs_available,
+            mean_prompt_tokens=prompt_tokens,
+            mean_output_tokens=output_tokens,
+        )
+    if as_json:
+        _print_json(planned.raw)
+        return
+    facts = planned.raw["assumptions"]
+    tokens = (
+        f"{count(planned.input_tokens)} input and {count(planned.output_tokens)} output tokens"
+        if planned.input_tokens is not None
+        else "tokens unknown (--prompt-tokens)"
+    )
+    print(planned.summary)
+    print(f"judge-only: {count(planned.pairs)} pairs, {count(planned.judge_calls)} judge calls")
+    print(f"cost: {tokens}, {usd(planned.cost_usd)}")
+    print(f"calibrated: {count(planned.labels)} labels on {count(planned.labels_pairs)} pairs")
+    print(
+        f"assumed: win rate {facts['win_rate']:.3f}, ties and inconsistent "
+        f"{facts['tie_share']:.3f}, judge error {facts['judge_error']:.3f} "
+        f"({facts['judge_error_source']})"
+    )
 
 
 @app.command()

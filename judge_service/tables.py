@@ -132,6 +132,35 @@ def agreement_lines(stats: dict[str, Any]) -> list[str]:
     return lines
 
 
+def calibrated_part(stats: dict[str, Any]) -> Table | str | None:
+    """The win rate corrected by people's labels, beside the judge's; None without it."""
+    panel = stats.get("calibrated")
+    if panel is None:
+        return None
+    if panel["estimate"] is None:
+        return f"calibrated win rate: none yet ({panel['reason']})"
+    level = ci_level(stats)
+    table = Table(title="Win rate corrected by people's labels (prediction-powered, PPI++)")
+    table.add_column("judge")
+    for column in ("judge's", f"{level} CI", "calibrated", f"{level} CI ", "labels alone"):
+        table.add_column(column, justify="right")
+    for column in ("labels", "left out"):
+        table.add_column(column, justify="right")
+    for name, figures in _rows(stats):
+        cal = figures["calibrated"]
+        table.add_row(
+            name,
+            pct(figures["win_rate"]),
+            ci_range(figures["win_rate_ci"]),
+            pct(cal["estimate"]),
+            ci_range(cal["ci"]),
+            ci_range(cal["human_only_ci"]),
+            str(cal["labels_used"]),
+            str(cal["labels_excluded"]),
+        )
+    return table
+
+
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -173,8 +202,11 @@ def breakdown_table(title: str, label: str, by_name: dict[str, dict[str, Any]]) 
 
 
 def report(stats: dict[str, Any]) -> list[Table | str]:
-    """Everything a stats body says, in print order: preference, bias, agreement, strata."""
+    """Everything a stats body says, in print order, from preference to strata."""
     parts: list[Table | str] = [stats_table(stats), bias_table(stats), *agreement_lines(stats)]
+    calibrated = calibrated_part(stats)
+    if calibrated is not None:
+        parts.append(calibrated)
     if stats.get("by_stratum"):
         strata = {
             name: {**s["panel"], **{k: v for k, v in s.items() if k not in ("panel", "per_judge")}}

@@ -3,7 +3,14 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from judge_service.db.models import BatchStatus, RunMode
 from judge_service.judging.images import MAX_IMAGES, check_image_url
@@ -243,6 +250,14 @@ class CalibratedStats(BaseModel):
     )
     judge_variance: float | None = Field(description="Variance of the judge's credit")
     population: int = Field(description="Pairs with a panel outcome: what the estimate is about")
+    confusion: dict[str, dict[str, int]] = Field(
+        description="The judge against people on the draws used: judge outcome (a tie or an "
+        "order-inconsistent pair is `tie`) -> person's label -> draws"
+    )
+    judge_error: float | None = Field(
+        description="Weighted mean of (label credit - judge credit)^2: the judge_error of "
+        "POST /v1/plan"
+    )
     reason: str | None = Field(description="Why `estimate` is null; null when it is given")
 
 
@@ -414,3 +429,150 @@ class JudgePublic(BaseModel):
     name: str
     provider: str
     model: str
+
+
+DEFAULT_TIE_SHARE = 0.2
+DEFAULT_JUDGE_ERROR = 0.15
+
+
+class PlanCreate(BaseModel):
+    """What a plan is for, and what is expected of the judge (docs/statistics.md, Planning)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    half_width: float = Field(
+        ge=0.001, le=0.5, description="Target half-width of the interval on the win rate, e.g. 0.03"
+    )
+    confidence: float = Field(default=0.95, ge=0.5, le=0.999)
+    pilot_run_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ROW_ID,
+        description="A finished run of this project whose figures stand in for the expected "
+        "ones: win rate, tie and inconsistent shares, judge error (with 30+ labelled pairs) and "
+        "tokens per call. Instead of expected_win_rate and tie_share",
+    )
+    expected_win_rate: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        validate_default=True,
+        description="Expected half-credit win rate (wins + half of ties and inconsistent pairs)",
+    )
+    tie_share: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        validate_default=True,
+        description=f"Expected share of ties and order-inconsistent pairs (default "
+        f"{DEFAULT_TIE_SHARE})",
+    )
+    judge_error: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="The judge's mean squared error against people: the mean over pairs of "
+        "(judge's credit - a person's credit)², credits being win 1, tie 1/2, loss 0. A "
+        "decisive verdict a person calls a tie adds 0.25, one they reverse 1. Default "
+        f"{DEFAULT_JUDGE_ERROR}, or the pilot run's measure; given, it replaces both",
+    )
+    judges: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10,
+        description="Names from GET /v1/judges; default: the pilot run's, else every one",
+    )
+    swap: bool = Field(default=True, description="Judge each pair in both orders")
+    pairs_available: int | None = Field(
+        default=None, ge=1, le=1_000_000_000, description="Pairs in your dataset, if limited"
+    )
+    mean_prompt_tokens: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000_000,
+        description="Prompt tokens per call; default: the pilot run's mean",
+    )
+    mean_output_tokens: float | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000,
+        description="Output tokens per call; default: the pilot run's mean, else max_tokens",
+    )
+
+    @field_validator("expected_win_rate")
+    @classmethod
+    def _rate_or_pilot(cls, rate: float | None, info: ValidationInfo) -> float | None:
+        if "pilot_run_id" not in info.data:  # refused itself: nothing to compare with
+            return rate
+        pilot = info.data["pilot_run_id"]
+        if rate is None and pilot is None:
+            raise ValueError("give expected_win_rate or pilot_run_id")
+        if rate is not None and pilot is not None:
+            raise ValueError("give expected_win_rate or pilot_run_id, not both")
+        return rate
+
+    @field_validator("tie_share")
+    @classmethod
+    def _share_fits_the_rate(cls, share: float | None, info: ValidationInfo) -> float | None:
+        if share is not None and info.data.get("pilot_run_id") is not None:
+            raise ValueError("the pilot run's figures give the tie share")
+        rate = info.data.get("expected_win_rate")
+        halves = DEFAULT_TIE_SHARE if share is None else share
+        if rate is not None and not halves / 2 <= rate <= 1 - halves / 2:
+            raise ValueError(
+                f"a win rate of {rate} cannot have {halves} of the pairs at half credit: with "
+                f"that share it lies between {halves / 2} and {1 - halves / 2}"
+            )
+        return share
+
+
+class PlanTokens(BaseModel):
+    input: int
+    output: int
+
+
+class PlanAssumptions(BaseModel):
+    """What the plan's figures rest on, each with where it came from."""
+
+    win_rate: float = Field(description="Half-credit win rate")
+    tie_share: float = Field(description="Ties and order-inconsistent pairs")
+    credit_variance: float = Field(description="Variance of a pair's credit")
+    judge_error: float
+    judge_error_source: str
+    judge_weight: float = Field(description="PPI++ weight of the judge at the planned labels")
+    pilot_run_id: int | None
+    pilot_pairs: int | None = Field(description="Pilot pairs with a panel outcome")
+    z: float
+    judges: list[str]
+    swap: bool
+    mean_prompt_tokens: dict[str, float] | None = Field(
+        description="Per judge; null when unknown (give mean_prompt_tokens or a pilot run)"
+    )
+    mean_output_tokens: dict[str, float]
+    tokens_source: str
+
+
+class PlanPublic(BaseModel):
+    """Pairs, judge calls, cost and human labels that an interval of the asked width needs."""
+
+    half_width: float
+    confidence: float
+    pairs: int = Field(description="Judged pairs for the judge-only interval on the win rate")
+    judge_calls: int
+    tokens: PlanTokens | None = Field(description="Of those calls; null without prompt tokens")
+    cost_usd: float | None = Field(
+        description="At the configured prices (live calls); null if a judge has none"
+    )
+    labels: int = Field(
+        description="Human labels, on uniformly drawn pairs, for the calibrated interval"
+    )
+    labels_pairs: int = Field(description="Judged pairs the labels assume")
+    pairs_raised: bool = Field(
+        description="labels_pairs is more than the pairs available: labelling all of those "
+        "would not reach the target"
+    )
+    enough_pairs: bool | None = Field(
+        description="pairs_available covers `pairs` (null when not given)"
+    )
+    assumptions: PlanAssumptions
+    summary: str

@@ -22,7 +22,15 @@ from judge_service.client._http import (
     error_from_response,
     request_kwargs,
 )
-from judge_service.client._results import Estimate, Judge, RunFields, RunInfo, Stats, UploadResult
+from judge_service.client._results import (
+    Estimate,
+    Judge,
+    Plan,
+    RunFields,
+    RunInfo,
+    Stats,
+    UploadResult,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -187,6 +195,36 @@ class AsyncJudgeClient:
 
     async def stats(self, run_id: int, *, by: str | None = None, axis: str | None = None) -> Stats:
         return await self._run(_flows.stats(run_id, by, axis))
+
+    async def plan(
+        self,
+        half_width: float,
+        *,
+        confidence: float | None = None,
+        expected_win_rate: float | None = None,
+        tie_share: float | None = None,
+        judge_error: float | None = None,
+        pilot_run: "AsyncRun | int | None" = None,
+        judges: Sequence[str] | None = None,
+        swap: bool | None = None,
+        pairs_available: int | None = None,
+        mean_prompt_tokens: float | None = None,
+        mean_output_tokens: float | None = None,
+    ) -> Plan:
+        """See `JudgeClient.plan`."""
+        options = {
+            "confidence": confidence,
+            "expected_win_rate": expected_win_rate,
+            "tie_share": tie_share,
+            "judge_error": judge_error,
+            "pilot_run_id": pilot_run if isinstance(pilot_run, int | None) else pilot_run.id,
+            "judges": None if judges is None else list(judges),
+            "swap": swap,
+            "pairs_available": pairs_available,
+            "mean_prompt_tokens": mean_prompt_tokens,
+            "mean_output_tokens": mean_output_tokens,
+        }
+        return await self._run(_flows.plan(half_width, options))
 
     async def aclose(self) -> None:
         await self._http.aclose()

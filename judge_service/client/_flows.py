@@ -19,7 +19,7 @@ from typing import Any
 from judge_service.client import _frames
 from judge_service.client._http import Call, Flow, Sleep
 from judge_service.client._inputs import PreparedPairs, chunk_bodies, encode_pair, load_pairs
-from judge_service.client._results import Estimate, Judge, RunInfo, Stats, UploadResult
+from judge_service.client._results import Estimate, Judge, Plan, RunInfo, Stats, UploadResult
 from judge_service.client.errors import JudgeServiceError, RunMismatchError
 
 DEFAULT_CHUNK_SIZE = 10_000  # the API's limit per request
@@ -324,6 +324,14 @@ def estimate(run_id: int) -> Flow[Estimate]:
     after a dropped connection is harmless."""
     body = yield Call("POST", f"/v1/runs/{run_id}/estimate")
     return Estimate.from_dict(body)
+
+
+def plan(half_width: float, options: Mapping[str, Any]) -> Flow[Plan]:
+    """The server's plan; options left None take its defaults. It changes nothing, so a
+    repeat after a dropped connection is harmless."""
+    body = {"half_width": half_width, **{k: v for k, v in options.items() if v is not None}}
+    answer = yield Call("POST", "/v1/plan", json=body)
+    return Plan.from_dict(answer)
 
 
 def retry_failed(run_id: int, reason: str | None = None) -> Flow[RunInfo]:

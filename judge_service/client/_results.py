@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Estimate", "Figures", "Judge", "RunCounts", "RunInfo", "Stats", "UploadResult"]
+__all__ = [
+    "Estimate",
+    "Figures",
+    "Judge",
+    "Plan",
+    "RunCounts",
+    "RunInfo",
+    "Stats",
+    "UploadResult",
+]
 
 
 class _RawView:
@@ -188,6 +197,50 @@ class Estimate(_RawView):
 
 
 @dataclass(frozen=True)
+class Plan(_RawView):
+    """`POST /v1/plan`: what an interval of the asked half-width on the win rate needs.
+
+    `pairs` to judge for the judge-only interval, with its `judge_calls`, `tokens` and
+    `cost_usd` (None when unknown); `labels`: people's labels on `labels_pairs` judged pairs
+    for the calibrated interval. `summary` says it in a sentence, `assumptions` what it rests
+    on (docs/statistics.md, "Planning").
+    """
+
+    pairs: int
+    judge_calls: int
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    labels: int
+    labels_pairs: int
+    pairs_raised: bool
+    enough_pairs: bool | None
+    summary: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> "Plan":
+        tokens = body.get("tokens") or {}
+        cost = body.get("cost_usd")
+        return cls(
+            pairs=int(body["pairs"]),
+            judge_calls=int(body["judge_calls"]),
+            input_tokens=tokens.get("input"),
+            output_tokens=tokens.get("output"),
+            cost_usd=None if cost is None else float(cost),
+            labels=int(body["labels"]),
+            labels_pairs=int(body.get("labels_pairs", body["pairs"])),
+            pairs_raised=bool(body.get("pairs_raised", False)),
+            enough_pairs=body.get("enough_pairs"),
+            summary=body.get("summary", ""),
+            raw=dict(body),
+        )
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+@dataclass(frozen=True)
 class UploadResult:
     """What one upload did; after a resumed upload, `already_present` is what was kept."""
 
@@ -239,14 +292,15 @@ def _figure_fields(body: Mapping[str, Any]) -> dict[str, Any]:
 def _flatten(figures: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Scalar columns from one figures dict; `[low, high]` intervals become two columns.
 
-    Nested figures (`order_level`) become prefixed columns: `order_level_win_rate`.
+    Nested figures (`order_level`, `calibrated`) become prefixed columns:
+    `order_level_win_rate`, `calibrated_estimate`, `calibrated_ci_low`.
     """
     row: dict[str, Any] = {}
     for key, value in figures.items():
         name = prefix + key
-        if isinstance(value, list | tuple) and len(value) == 2 and key.endswith("_ci"):
+        if isinstance(value, list | tuple) and len(value) == 2 and name.endswith("_ci"):
             row[f"{name}_low"], row[f"{name}_high"] = value
-        elif key == "order_level" and isinstance(value, Mapping):
+        elif key in ("order_level", "calibrated") and isinstance(value, Mapping):
             row.update(_flatten(value, f"{name}_"))
         elif value is None or isinstance(value, str | int | float | bool):
             row[name] = value

@@ -22,7 +22,15 @@ from judge_service.client._http import (
     error_from_response,
     request_kwargs,
 )
-from judge_service.client._results import Estimate, Judge, RunFields, RunInfo, Stats, UploadResult
+from judge_service.client._results import (
+    Estimate,
+    Judge,
+    Plan,
+    RunFields,
+    RunInfo,
+    Stats,
+    UploadResult,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -209,6 +217,38 @@ class JudgeClient:
 
     def stats(self, run_id: int, *, by: str | None = None, axis: str | None = None) -> Stats:
         return self._run(_flows.stats(run_id, by, axis))
+
+    def plan(
+        self,
+        half_width: float,
+        *,
+        confidence: float | None = None,
+        expected_win_rate: float | None = None,
+        tie_share: float | None = None,
+        judge_error: float | None = None,
+        pilot_run: "Run | int | None" = None,
+        judges: Sequence[str] | None = None,
+        swap: bool | None = None,
+        pairs_available: int | None = None,
+        mean_prompt_tokens: float | None = None,
+        mean_output_tokens: float | None = None,
+    ) -> Plan:
+        """Pairs, judge calls, cost and human labels for an interval of ±`half_width` on the
+        win rate, from an expected win rate or a finished `pilot_run`'s figures; an option
+        left None takes the server's default (docs/statistics.md, "Planning")."""
+        options = {
+            "confidence": confidence,
+            "expected_win_rate": expected_win_rate,
+            "tie_share": tie_share,
+            "judge_error": judge_error,
+            "pilot_run_id": pilot_run if isinstance(pilot_run, int | None) else pilot_run.id,
+            "judges": None if judges is None else list(judges),
+            "swap": swap,
+            "pairs_available": pairs_available,
+            "mean_prompt_tokens": mean_prompt_tokens,
+            "mean_output_tokens": mean_output_tokens,
+        }
+        return self._run(_flows.plan(half_width, options))
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -54,7 +54,22 @@ class Calibrated:
     residual_variance: float | None  # var(w (Y - lambda f)): what the planner needs for more labels
     judge_variance: float | None  # var(f) over the population
     population: int  # N: pairs with a panel outcome
+    # The judge against people on the used draws: judge credit name -> label -> draws, and the
+    # weighted mean of (Y - f)^2 (what `POST /v1/plan` calls judge_error).
+    confusion: dict[str, dict[str, int]]
+    judge_error: float | None
     reason: str | None
+
+
+_NAMES = {1.0: "candidate", 0.5: "tie", 0.0: "baseline"}
+
+
+def _confusion(f: np.ndarray, y: np.ndarray) -> dict[str, dict[str, int]]:
+    """Draws by the judge's credit (a tie or an order flip is "tie") and the person's label."""
+    table = {judge: dict.fromkeys(_NAMES.values(), 0) for judge in _NAMES.values()}
+    for judged, labelled in zip(f.tolist(), y.tolist(), strict=True):
+        table[_NAMES[judged]][_NAMES[labelled]] += 1
+    return table
 
 
 def _clip(low: float, high: float) -> tuple[float, float]:
@@ -110,39 +125,43 @@ def calibrate(
     labelled = ~np.isnan(draws.credit)
     # Draws outside the domain stay in as zero terms: the domain estimator of Hansen-Hurwitz.
     usable = current & labelled
+    inside = in_domain[usable]
+    pair = draws.pair[usable]
+    y = np.where(inside, draws.credit[usable], 0.0)
+    f_labelled = np.where(inside, f[pair], 0.0)
     stale = int((in_domain & labelled & ~current).sum())
     ad_hoc = int(np.isin(draws.ad_hoc_pair, members).sum())
-    excluded = {
-        name: count for name, count in (("ad_hoc", ad_hoc), ("population_changed", stale)) if count
-    }
-    n_domain = int((usable & in_domain).sum())
+    n_domain = int(inside.sum())
     base = {
         "labels_used": n_domain,
         "labels_excluded": ad_hoc + stale,
-        "excluded_reasons": excluded,
+        "excluded_reasons": {
+            name: count
+            for name, count in (("ad_hoc", ad_hoc), ("population_changed", stale))
+            if count
+        },
         "draws_waiting": int((in_domain & ~labelled).sum()),
         "method": METHOD,
         "judge_estimate": float(f_all.mean()) if big_n else None,
         "judge_variance": float(f_all.var()) if big_n else None,
         "population": big_n,
-    }
-    empty = {
-        "estimate": None,
-        "ci": None,
-        "lam": None,
-        "human_only_estimate": None,
-        "human_only_ci": None,
-        "residual_variance": None,
+        "confusion": _confusion(f_labelled[inside], y[inside]),
     }
     if n_domain < MIN_LABELS:
         reason = f"{n_domain} labels from the label queue; the calibrated figure needs {MIN_LABELS}"
         if ad_hoc:
             reason += f" ({ad_hoc} labels made outside the queue do not count)"
-        return Calibrated(**base, **empty, reason=reason)
-    pair = draws.pair[usable]
-    inside = np.isin(pair, members)
-    y = np.where(inside, draws.credit[usable], 0.0)
-    f_labelled = np.where(inside, f[pair], 0.0)
+        return Calibrated(
+            **base,
+            estimate=None,
+            ci=None,
+            lam=None,
+            human_only_estimate=None,
+            human_only_ci=None,
+            residual_variance=None,
+            judge_error=None,
+            reason=reason,
+        )
     # q is over the whole population; a draw in the domain stands for 1 / (N_domain q) pairs.
     # The weights' mean is 1 in expectation; dividing by it (Hajek) steadies the estimate.
     w = np.where(inside, 1.0 / (big_n * draws.probability[usable]), 0.0)
@@ -160,5 +179,6 @@ def calibrate(
         human_only_estimate=min(1.0, max(0.0, alone.estimate)),
         human_only_ci=_clip(*alone.ci),
         residual_variance=float((w * (y - lam * f_labelled)).var()),
+        judge_error=float(np.sum(w * (y - f_labelled) ** 2) / w.sum()),
         reason=None,
     )

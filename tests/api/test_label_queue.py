@@ -4,17 +4,21 @@ The expected calibrated figure is recomputed here by the reference implementatio
 (`ppi_py`) from the draws stored in the database, never read back from the code under test.
 """
 
+import io
 from typing import Any
 
 import httpx
 import numpy as np
 import ppi_py
 import pytest
+from rich.console import Console
 from sqlalchemy import select
 
+from judge_service.client._results import Stats
 from judge_service.db.engine import session_factory
 from judge_service.db.models import LabelDraw
 from judge_service.demo.sample import sample_pairs
+from judge_service.tables import calibrated_part, ci_range, pct
 from tests.api.plans import apply_plan, random_plan
 from tests.conftest import create_run
 
@@ -115,6 +119,15 @@ def test_queue_labels_calibrate_the_win_rate_as_the_reference_does(
     for judge in (S, A):
         assert stats["per_judge"][judge]["calibrated"]["labels_used"] == len(draws)
 
+    # The terminal table and the client's frame show the same figure.
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    console.print(calibrated_part(stats))
+    shown = console.file.getvalue()
+    assert pct(calibrated["estimate"]) in shown and ci_range(calibrated["ci"]) in shown
+    frame = Stats.from_dict(stats).to_frame()
+    assert frame.loc["panel", "calibrated_estimate"] == calibrated["estimate"]
+    assert frame.loc[S, "calibrated_ci_low"] == stats["per_judge"][S]["calibrated"]["ci"][0]
+
     strata = pg_api.get(f"/v1/runs/{run_id}/stats", params={"by": "half"}).json()["by_stratum"]
     assert sum(s["panel"]["calibrated"]["labels_used"] for s in strata.values()) == len(draws)
 
@@ -135,6 +148,8 @@ def test_too_few_queue_labels_say_so(pg_api: httpx.Client, pg_url: str) -> None:
     calibrated = pg_api.get(f"/v1/runs/{run_id}/stats").json()["calibrated"]
     assert calibrated["estimate"] is None and calibrated["draws_waiting"] == 1
     assert "needs 30" in calibrated["reason"]
+    stats = pg_api.get(f"/v1/runs/{run_id}/stats").json()
+    assert calibrated_part(stats) == f"calibrated win rate: none yet ({calibrated['reason']})"
 
 
 def test_active_queue_favours_pairs_the_judges_were_unsure_of(

@@ -188,3 +188,16 @@ def test_active_probabilities_learn_where_the_judge_errs() -> None:
     assert q.sum() == pytest.approx(1.0) and (q > 0).all()
     assert q[-1] > 3 * q[0]
     assert probabilities(kinds, Strategy.UNIFORM, learned).tolist() == [0.01] * 100
+
+
+def test_the_judge_against_people_on_the_draws_used() -> None:
+    f = np.array([1.0, 1.0, 0.5, 0.0] * 10)
+    y = np.array([1.0, 0.0, 1.0, 0.0] * 10)
+    n = f.size
+    pairs = np.arange(n)
+    got = calibrate(f, np.arange(n), _draws(pairs, y, np.full(n, 1 / n), n), n, 0.95)
+    assert got.confusion["candidate"] == {"candidate": 10, "tie": 0, "baseline": 10}
+    assert got.confusion["tie"] == {"candidate": 10, "tie": 0, "baseline": 0}
+    assert got.confusion["baseline"] == {"candidate": 0, "tie": 0, "baseline": 10}
+    # Squared credit differences: 0, 1, 0.25, 0 per block of four.
+    assert got.judge_error == pytest.approx(1.25 / 4)
