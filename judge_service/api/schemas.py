@@ -1,7 +1,7 @@
 """Request and response bodies. Limits here are what a 422 names when input is refused."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from judge_service.db.models import BatchStatus, RunMode
@@ -52,6 +53,38 @@ JUDGES_CHANGED = refused("A judge of the run is not configured as when the run w
 Budget = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
 
 
+class StopWhen(BaseModel):
+    """When a run stops, decided: a rule on the anytime-valid confidence sequence of a figure
+    (docs/statistics.md, "Stopping when decided"). Exactly one of `excludes`, `half_width`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    excludes: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="Stop once the sequence excludes this value (0.5: a preference either way)",
+    )
+    half_width: float | None = Field(
+        default=None,
+        gt=0,
+        lt=0.5,
+        allow_inf_nan=False,
+        description="Stop once the sequence's half-width is at most this",
+    )
+    figure: Literal["win_rate"] = Field(
+        default="win_rate", description="The panel's half-credit win rate (the one supported)"
+    )
+    confidence: float = Field(default=0.95, ge=0.5, le=0.999, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "StopWhen":
+        if (self.excludes is None) == (self.half_width is None):
+            raise ValueError("give exactly one of excludes and half_width")
+        return self
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +120,11 @@ class RunCreate(BaseModel):
         description="Stop claiming judgments once the run's stored spend reaches this; "
         "needs every judge priced",
     )
+    stop_when: StopWhen | None = Field(
+        default=None,
+        description="Stop once decided: the pairs are judged in a random order and the rest "
+        "skipped (never sent, never billed) once the rule holds; live mode only",
+    )
 
 
 class RunUpdate(BaseModel):
@@ -119,6 +157,9 @@ class RunCountsPublic(BaseModel):
     failed_by_reason: dict[str, int] = Field(
         description="Failed judge calls by error kind: rate_limited, timeout, parse_error, ..."
     )
+    judgments_skipped: int = Field(
+        default=0, description="Never judged: left when the run stopped once decided"
+    )
 
 
 class RunPublic(BaseModel):
@@ -138,6 +179,9 @@ class RunPublic(BaseModel):
     spent_usd: float = Field(description="Stored cost of its judge calls so far")
     status: str = Field(description="pending, running, done or budget_exhausted")
     counts: RunCountsPublic
+    stop_when: StopWhen | None = None
+    stopped_at: datetime | None = Field(default=None, description="When its stop rule held")
+    stop_reason: str | None = None
     created_at: datetime
 
 
@@ -392,6 +436,21 @@ class AxisStats(AdjustedStats):
     panel: PreferenceStats
 
 
+class SequentialStats(BaseModel):
+    """A run's anytime-valid confidence sequence for its stop rule's figure, over every pair
+    with a panel outcome, in the order they got it (overall, whatever `axis` or `by`)."""
+
+    rule: StopWhen
+    confidence: float
+    pairs: int = Field(description="Pairs in the sequence so far")
+    lower: float | None = Field(description="The sequence's bounds now; null before any pair")
+    upper: float | None
+    stopped: bool
+    stopped_at: datetime | None
+    stopped_pairs: int | None = Field(description="Pairs in the sequence when the run stopped")
+    reason: str | None = Field(description="Why it stopped; null while it runs")
+
+
 class RunStats(PreferenceStats):
     """Top-level figures repeat `panel`: each pair's majority outcome across judges.
 
@@ -417,6 +476,9 @@ class RunStats(PreferenceStats):
     human: HumanAgreementStats | None = Field(description="With human labels (null without any)")
     by_stratum: dict[str, StratumStats] | None = Field(
         description="Every figure per value of metadata key `by`; pairs without it: '(none)'"
+    )
+    sequential: SequentialStats | None = Field(
+        default=None, description="The run's stop rule and its sequence (null without a rule)"
     )
 
 

@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from judge_service.api.routes.stats import compute_axis_stats, compute_run_stats
 from judge_service.config import JudgeConfig
+from judge_service.dashboard.sequence_chart import sequence_chart
 from judge_service.db.models import HumanLabel, Judgment, Pair, Project, Run
 from judge_service.db.queries import RunCounts, run_counts, run_orders
 from judge_service.db.run_frame import load_run_frame, metadata_keys
 from judge_service.db.usage import JudgeUsage, judge_usage
+from judge_service.jobs.stopping import run_sequence
 from judge_service.simulate.config import MODEL_NAME as SIMULATED_MODEL
 from judge_service.stats.preference import INCONSISTENT, LOSS, NO_OUTCOME, TIE, WIN, Outcome
 from judge_service.stats.report import JudgeFigures, build_report, pair_outcome_table
@@ -217,6 +219,7 @@ def run_page(
         "spent_usd": shown_spend(counts, cost_usd),
         "simulated": {judge: is_simulated(run, judge) for judge in run.judges},
         "kappa": _kappa_matrix(run.judges, stats["agreement"]["pairs"]),
+        "sequence": sequence_chart(run_sequence(session, run)),
     }
 
 

@@ -76,6 +76,8 @@ class JudgmentStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    # Its run stopped once decided (`runs.stop_when`): never sent to a judge, never billed.
+    SKIPPED = "skipped"
 
 
 class RunMode(StrEnum):
@@ -148,6 +150,13 @@ class Run(Base):
     budget_usd: Mapped[float | None] = mapped_column(Float)
     # The sum of its judgments' cost_usd, kept by the writes that store them (jobs/claims.py).
     spent_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    # {"excludes": 0.5} or {"half_width": 0.03}, with "figure" and "confidence": once the
+    # confidence sequence decides it, the run stops (`jobs/stopping.py`). NULL: judge every pair.
+    stop_when: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+    )
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stop_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pairs: Mapped[list["Pair"]] = relationship(back_populates="run", passive_deletes=True)

@@ -32,6 +32,7 @@ class RunCounts:
     judgments_expected: int = 0
     judgments_done: int = 0
     judgments_failed: int = 0
+    judgments_skipped: int = 0  # left when the run stopped, decided: never judged
     judgments_running: int = 0
     failed_by_reason: dict[str, int] = field(default_factory=dict)
     spent_usd: float = 0.0  # the run's running total of its judgments' stored costs
@@ -40,8 +41,9 @@ class RunCounts:
     @property
     def status(self) -> str:
         """pending, running, done, or budget_exhausted: unfinished, nothing in flight, and
-        its spend has reached its budget, so nothing more is claimed until it is raised."""
-        finished = self.judgments_done + self.judgments_failed
+        its spend has reached its budget, so nothing more is claimed until it is raised.
+        A run stopped by its rule is done once its calls in flight are stored."""
+        finished = self.judgments_done + self.judgments_failed + self.judgments_skipped
         if self.judgments_expected and finished == self.judgments_expected:
             return "done"
         if self.budget_exhausted and not self.judgments_running:
@@ -70,10 +72,13 @@ class IngestRun:
     judges: tuple[str, ...]
     swap: bool
     mode: str
+    stops: bool = False  # has a stop rule: its pairs are queued in a random order
 
     @classmethod
     def of(cls, run: Run) -> "IngestRun":
-        return cls(run.id, run.project_id, tuple(run.judges), run.swap, run.mode)
+        return cls(
+            run.id, run.project_id, tuple(run.judges), run.swap, run.mode, run.stop_when is not None
+        )
 
 
 def run_orders(run: Run | IngestRun) -> list[Order]:
@@ -114,6 +119,7 @@ def run_counts(session: Session, run_ids: Sequence[int]) -> dict[int, RunCounts]
             judgments_expected=sum(statuses.values()),
             judgments_done=statuses.get(JudgmentStatus.DONE, 0),
             judgments_failed=statuses.get(JudgmentStatus.FAILED, 0),
+            judgments_skipped=statuses.get(JudgmentStatus.SKIPPED, 0),
             judgments_running=statuses.get(JudgmentStatus.RUNNING, 0),
             failed_by_reason=reasons.get(run_id, {}),
             spent_usd=budgets[run_id][1] if run_id in budgets else 0.0,

@@ -52,6 +52,7 @@ class WorkItem:
     config: JudgeConfig | None = None  # prices the stored result
     cache_key: str | None = None  # what decides the verdict (jobs/cache.py)
     reuse: bool = False  # the run takes a cached judgment instead of calling
+    stops: bool = False  # the run has a stop rule, checked once the chunk is stored
 
     @property
     def log_fields(self) -> dict[str, Any]:
@@ -87,24 +88,29 @@ class Result:
 
 
 def claimable(now: datetime) -> ColumnElement[bool]:
-    """Pending, or running under a lease that has run out (its worker died), within budget."""
-    return within_budget() & or_(
+    """Pending, or running under a lease that has run out (its worker died), of an open run."""
+    return run_open() & or_(
         Judgment.status == JudgmentStatus.PENDING,
         and_(Judgment.status == JudgmentStatus.RUNNING, Judgment.lease_expires_at < now),
     )
 
 
-def within_budget() -> ColumnElement[bool]:
-    """The judgment's run has no budget, or has spent less than it.
+def run_open() -> ColumnElement[bool]:
+    """The judgment's run has spent less than its budget (or has none) and has not stopped.
 
-    Checked in the claim itself, so once a run's spend reaches its budget no worker, live or
-    batch, claims another of its judgments and the reconciler queues none: only calls
-    already in flight still finish. The spend is the run's running total (`runs.spent_usd`,
-    kept by `store_in`): one number per run, where summing its judgments at every claim
-    grew with the run.
+    Checked in the claim itself, so once a run's spend reaches its budget, or its stop rule
+    held (`jobs/stopping.py`), no worker, live or batch, claims another of its judgments and
+    the reconciler queues none: only calls already in flight still finish. The spend is the
+    run's running total (`runs.spent_usd`, kept by `store_in`): one number per run, where
+    summing its judgments at every claim grew with the run.
     """
-    exhausted = select(Run.id).where(Run.budget_usd.is_not(None), Run.spent_usd >= Run.budget_usd)
-    return Judgment.run_id.not_in(exhausted)
+    closed = select(Run.id).where(
+        or_(
+            and_(Run.budget_usd.is_not(None), Run.spent_usd >= Run.budget_usd),
+            Run.stopped_at.is_not(None),
+        )
+    )
+    return Judgment.run_id.not_in(closed)
 
 
 def claim(
@@ -135,8 +141,8 @@ def claim_more(
     judges: dict[str, JudgeConfig],
     limit: int,
 ) -> list[WorkItem]:
-    """Up to `limit` claimable judgments of these runs (those without a budget), oldest first,
-    whoever's job names them.
+    """Up to `limit` claimable judgments of these runs (those without a budget or a stop rule),
+    oldest first, whoever's job names them.
 
     A job whose calls have all been sent claims more of its runs' work instead of leaving
     its worker idle while the last replies come in (`jobs/judge_pairs.py`); the job that
@@ -145,14 +151,17 @@ def claim_more(
     the lost reply claimed stay under the job's token until its release hands them back.
     """
     now = utcnow()
-    # A run with a budget is judged chunk by chunk: its spend is stored when a chunk's results
-    # are, and claiming more before that would run past its budget by as much as the job sends.
-    unbudgeted = select(Run.id).where(Run.id.in_(run_ids), Run.budget_usd.is_(None))
+    # A run with a budget or a stop rule is judged chunk by chunk: its spend is stored, and its
+    # rule checked, when a chunk's results are; claiming more before that would run past its
+    # budget, or past its stop, by as much as the job sends (and out of its random order).
+    refillable = select(Run.id).where(
+        Run.id.in_(run_ids), Run.budget_usd.is_(None), Run.stop_when.is_(None)
+    )
     # Picked once: as a plain subquery of the UPDATE, PostgreSQL may run the LIMIT more than
     # once and claim past it.
     free = (
         select(Judgment.id)
-        .where(Judgment.run_id.in_(unbudgeted), claimable(now))
+        .where(Judgment.run_id.in_(refillable), claimable(now))
         .order_by(Judgment.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -253,6 +262,7 @@ def _work_item(
         config,
         key,
         run.cache,
+        run.stop_when is not None,
     )
 
 

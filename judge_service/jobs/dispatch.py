@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from hashlib import blake2b
 from typing import Protocol
 
 from redis import Redis
@@ -146,13 +147,33 @@ class InProcessDispatcher:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def judging_order(run_id: int, pair_ids: Sequence[int]) -> list[int]:
+    """The pairs in their run's random order: by a hash of the pair id keyed by the run id.
+
+    A run with a stop rule is judged in this order, so the outcomes its confidence sequence
+    follows arrive in an order unrelated to the pairs' content (exchangeable), whatever order
+    they were posted in; each pair keeps its place however the run's pairs are split into posts.
+    """
+    key = run_id.to_bytes(8, "little", signed=True)
+    return sorted(
+        pair_ids,
+        key=lambda pair_id: blake2b(
+            pair_id.to_bytes(8, "little", signed=True), digest_size=8, key=key
+        ).digest(),
+    )
+
+
 def dispatch_committed(dispatcher: Dispatcher, pair_ids: list[int], run: Run | IngestRun) -> int:
     """Queue pairs whose rows are committed; returns the number of jobs (0 if the queue failed).
 
     A batch-mode run queues nothing: the workers' batch step collects its pending judgments.
+    A run with a stop rule queues its pairs in its random order (`judging_order`).
     """
     if run.mode == RunMode.BATCH:
         return 0
+    stops = run.stops if isinstance(run, IngestRun) else run.stop_when is not None
+    if stops:
+        pair_ids = judging_order(run.id, pair_ids)
     try:
         return dispatcher.dispatch(pair_ids)
     except Exception:

@@ -6,7 +6,8 @@ and runs one asyncio loop inside, with the async SDK clients created in that
 loop: the pattern that is safe under RQ's forking worker. The loop's timers fall due on a
 grid (`jobs/job_loop.py`), so calls paced by a rate limit start in bunches. Once every call
 of the job has gone out, it claims more of its runs' work (`_refill`), so its worker keeps
-sending while the replies come in.
+sending while the replies come in. Once the chunk is stored, a run with a stop rule is
+checked (`jobs/stopping.py`).
 """
 
 import asyncio
@@ -38,6 +39,7 @@ from judge_service.jobs.claims import (
     store_many,
 )
 from judge_service.jobs.job_loop import JobLoop
+from judge_service.jobs.stopping import stop_decided
 from judge_service.judging.concurrency import AdaptiveConcurrency
 from judge_service.judging.paced import PacedJudge
 from judge_service.judging.protocol import (
@@ -120,6 +122,10 @@ def judge_chunk(
             totals.update(counts)
             counts["released"] = len(run_items) - sum(counts.values())
             log.info("chunk judged", extra=_run_fields(run_id, run_items) | counts)
+    # Its runs with a stop rule: the sequence changed only if the chunk stored an outcome.
+    deciding = sorted({item.run_id for item in claimed if item.stops})
+    if deciding and totals["done"]:
+        patiently(window, stop_decided, sessions, deciding)
     return ChunkSummary(len(claimed), totals["done"], totals["failed"], totals["lost"], released)
 
 

@@ -10,7 +10,8 @@ It marks the rows it queues with a conditional UPDATE in the same transaction
 as the dispatch, so reconcilers running at once (every worker runs one, the
 CLI another) queue each row once, and a failed dispatch marks nothing. Runs in
 batch mode are left alone: their judgments are never queued as live calls
-(`jobs/batch_mode.py` sends them, and takes back what a lost batch held).
+(`jobs/batch_mode.py` sends them, and takes back what a lost batch held). A stopped run's
+left-over judgments are marked skipped instead (`jobs/stopping.py`).
 """
 
 import logging
@@ -20,8 +21,9 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from judge_service.db.models import Judgment, JudgmentStatus, Run, RunMode, utcnow
-from judge_service.jobs.claims import claimable, within_budget
+from judge_service.jobs.claims import claimable, run_open
 from judge_service.jobs.dispatch import Dispatcher
+from judge_service.jobs.stopping import skip_left_over
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +52,14 @@ def reconcile(
     queue lease, so the next reconcile leaves them to the job just queued.
     """
     now = utcnow()
-    # Within budget either way: a run that spent its budget is resumed by raising it.
-    condition = claimable(now) if everything else _stale(lease_s) & within_budget()
+    # Open runs either way: a run that spent its budget is resumed by raising it; a stopped
+    # run's left-overs (pairs posted after the stop, calls of a worker that died) are skipped.
+    condition = claimable(now) if everything else _stale(lease_s) & run_open()
     condition &= Judgment.run_id.in_(select(Run.id).where(Run.mode == RunMode.LIVE))
     if run_id is not None:
         condition &= Judgment.run_id == run_id
     with sessions.begin() as session:
+        skip_left_over(session)
         rows = session.execute(
             update(Judgment)
             .where(condition)

@@ -13,6 +13,7 @@ NO_VERDICT = -128  # verdict code of a judgment without a verdict (pending, fail
 VERDICT_CODES = {"candidate": 1, "baseline": -1, "tie": 0}
 # Reasons with a fixed meaning; any other reason name is a failure kind (parse_error, ...).
 PENDING = "pending"
+SKIPPED = "skipped"
 NOT_JUDGED = "criterion_not_judged"
 
 
@@ -71,7 +72,9 @@ NO_DRAWS = LabelDraws(
 
 
 def row_reason(status: str, error_kind: str | None) -> str:
-    """Why a judge call has no verdict: its failure kind, not judged, or pending."""
+    """Why a judge call has no verdict: its failure kind, skipped, not judged, or pending."""
     if status == "failed":
         return error_kind or "failed"
+    if status == "skipped":  # its run stopped once decided
+        return SKIPPED
     return NOT_JUDGED if status == "done" else PENDING

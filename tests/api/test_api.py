@@ -29,6 +29,7 @@ def test_create_and_read_run(pg_api: httpx.Client) -> None:
         "judgments_done": 0,
         "judgments_failed": 0,
         "failed_by_reason": {},
+        "judgments_skipped": 0,
     }
     read = pg_api.get(f"/v1/runs/{run['id']}").json()
     assert read["id"] == run["id"] and read["judges"] == ["sim"] and read["swap"] is True

@@ -30,6 +30,7 @@ def _assert_judged_exactly_once(stack: Stack, run_id: int) -> None:
         "judgments_done": expected,
         "judgments_failed": 0,
         "failed_by_reason": {},
+        "judgments_skipped": 0,
     }
     lines = stack.api.get(f"/v1/runs/{run_id}/judgments?format=jsonl").text.splitlines()
     keys = Counter(

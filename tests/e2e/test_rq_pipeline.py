@@ -33,6 +33,7 @@ def test_fifty_pairs_hundred_judgments(stack: Stack) -> None:
         "judgments_done": 100,
         "judgments_failed": 0,
         "failed_by_reason": {},
+        "judgments_skipped": 0,
     }
     # Exactly one call per judgment reached the judge: nothing was judged twice.
     assert stack.judge_calls() == 100

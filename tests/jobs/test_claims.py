@@ -18,8 +18,8 @@ from judge_service.jobs.claims import (
     WorkItem,
     claim,
     release,
+    run_open,
     store_many,
-    within_budget,
 )
 from judge_service.jobs.judge_pairs import interpret, judge_chunk
 from judge_service.judging.prompt import render_prompt
@@ -219,6 +219,6 @@ def test_a_runs_spend_stays_the_sum_of_its_judgments_costs_through_a_retry(
 
 def test_the_claims_budget_check_reads_each_runs_total_not_its_judgments() -> None:
     """Summing a budgeted run's judgments at every claim grew with the run."""
-    sql = str(within_budget()).lower()
+    sql = str(run_open()).lower()
     assert "runs.spent_usd >= runs.budget_usd" in sql
     assert "sum(" not in sql and "judgments_1" not in sql

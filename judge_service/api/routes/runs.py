@@ -67,7 +67,11 @@ def run_public(run: Run, counts: RunCounts) -> RunPublic:
             judgments_done=counts.judgments_done,
             judgments_failed=counts.judgments_failed,
             failed_by_reason=counts.failed_by_reason,
+            judgments_skipped=counts.judgments_skipped,
         ),
+        stop_when=run.stop_when,
+        stopped_at=run.stopped_at,
+        stop_reason=run.stop_reason,
         created_at=run.created_at,
     )
 
@@ -96,6 +100,10 @@ def create_run(
         errors.append({"loc": ("body", "mode"), "msg": msg, "type": "value_error"})
     if body.budget_usd is not None:
         errors += _unpriced(body.judges, known)
+    if body.stop_when is not None and body.mode is RunMode.BATCH:
+        # A batch is sent whole: there is no chunk to stop after, and its price is paid.
+        msg = "stop_when needs live mode: a provider batch is judged, and billed, as a whole"
+        errors.append({"loc": ("body", "stop_when"), "msg": msg, "type": "value_error"})
     if errors:
         raise RequestValidationError(errors)
     assert rubric is not None
@@ -116,6 +124,7 @@ def create_run(
         mode=body.mode,
         cache=body.cache,
         budget_usd=body.budget_usd,
+        stop_when=body.stop_when.model_dump(exclude_none=True) if body.stop_when else None,
     )
     session.add(run)
     session.commit()
@@ -155,8 +164,8 @@ def rerun(
     dispatcher: DispatcherDep,
     project: ProjectDep,
 ) -> RunPublic:
-    """A new run with the same pairs, rubric version, scale, judges and budget, judged afresh
-    (the judgment cache off).
+    """A new run with the same pairs, rubric version, scale, judges, budget and stop rule,
+    judged afresh (the judgment cache off).
 
     Refused (409) when a judge's configuration has changed since: the rerun would
     not measure the same thing.
@@ -181,6 +190,7 @@ def rerun(
         # copy of the old run would only repeat it.
         cache=False,
         budget_usd=old.budget_usd,
+        stop_when=old.stop_when,
     )
     session.add(run)
     session.flush()

@@ -11,6 +11,7 @@ from judge_service.api.schemas import NO_RUN, AxisStats, PreferenceStats, RunSta
 from judge_service.db.label_draws import load_label_draws
 from judge_service.db.models import Run
 from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
+from judge_service.jobs.stopping import sequential_figures
 from judge_service.judging.protocol import Scale
 from judge_service.stats.multiplicity import adjust
 from judge_service.stats.report import build_report
@@ -94,6 +95,7 @@ def compute_run_stats(
             "agreement": report.agreement,
             "human": report.human,
             "by_stratum": report.by_stratum,
+            "sequential": sequential_figures(session, run),
         }
     )
 
