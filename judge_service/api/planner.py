@@ -47,9 +47,7 @@ def make_plan(
     win_rate, tie_share = _shares(body, pilot)
     error, error_source = _judge_error(body, pilot)
     try:
-        sample = plan_sample(
-            body.half_width, body.confidence, win_rate, tie_share, error, body.pairs_available
-        )
+        sample = plan_sample(body.half_width, body.confidence, win_rate, tie_share, error)
     except ValueError as refused:  # a pilot run whose every pair had one outcome
         raise _refused("pilot_run_id", str(refused)) from None
     prompt, output, tokens_source = _tokens_per_call(body, pilot, judges, settings.all_judges)
@@ -81,7 +79,6 @@ def make_plan(
         cost_usd=cost,
         labels=sample.labels,
         labels_pairs=sample.labels_pairs,
-        pairs_raised=sample.pairs_raised,
         enough_pairs=enough,
         assumptions=assumptions,
         summary=_summary(body, sample, judges, cost, tokens is not None),
@@ -202,14 +199,10 @@ def _summary(
     ]
     if body.pairs_available is not None and body.pairs_available < sample.pairs:
         parts.append(f"Your {body.pairs_available:,} pairs are not enough for that.")
-    if sample.pairs_raised:
-        parts.append(
-            f"Even labelling all of them leaves the calibrated interval too wide: it needs "
-            f"{sample.labels_pairs:,} judged pairs, {sample.labels:,} of them labelled by people."
-        )
-    else:
-        parts.append(
-            f"For the calibrated interval, which corrects the judge's errors, people label "
-            f"{sample.labels:,} of {sample.labels_pairs:,} judged pairs drawn at random."
-        )
+    parts.append(
+        f"The calibrated interval, which corrects the judge's errors with people's labels, "
+        f"cannot be narrower than people labelling every judged pair: for ±{body.half_width:g} "
+        f"it needs {sample.labels_pairs:,} judged pairs, {sample.labels:,} of them labelled "
+        "through the label queue."
+    )
     return " ".join(parts)

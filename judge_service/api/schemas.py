@@ -292,6 +292,9 @@ class CalibratedStats(BaseModel):
     residual_variance: float | None = Field(
         description="Variance of the weighted label-minus-judge terms (for planning more labels)"
     )
+    label_variance: float | None = Field(
+        description="Variance of people's credit, from the draws (the pairs' own term)"
+    )
     judge_variance: float | None = Field(description="Variance of the judge's credit")
     population: int = Field(description="Pairs with a panel outcome: what the estimate is about")
     confusion: dict[str, dict[str, int]] = Field(
@@ -628,10 +631,9 @@ class PlanPublic(BaseModel):
     labels: int = Field(
         description="Human labels, on uniformly drawn pairs, for the calibrated interval"
     )
-    labels_pairs: int = Field(description="Judged pairs the labels assume")
-    pairs_raised: bool = Field(
-        description="labels_pairs is more than the pairs available: labelling all of those "
-        "would not reach the target"
+    labels_pairs: int = Field(
+        description="Judged pairs the calibrated interval needs, more than `pairs`: it cannot "
+        "be narrower than people labelling every judged pair"
     )
     enough_pairs: bool | None = Field(
         description="pairs_available covers `pairs` (null when not given)"

@@ -213,7 +213,6 @@ class Plan(_RawView):
     cost_usd: float | None
     labels: int
     labels_pairs: int
-    pairs_raised: bool
     enough_pairs: bool | None
     summary: str
     raw: dict[str, Any] = field(repr=False, compare=False)
@@ -230,7 +229,6 @@ class Plan(_RawView):
             cost_usd=None if cost is None else float(cost),
             labels=int(body["labels"]),
             labels_pairs=int(body.get("labels_pairs", body["pairs"])),
-            pairs_raised=bool(body.get("pairs_raised", False)),
             enough_pairs=body.get("enough_pairs"),
             summary=body.get("summary", ""),
             raw=dict(body),

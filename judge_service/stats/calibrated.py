@@ -5,17 +5,23 @@ Every pair of the population (the run's pairs with a panel outcome) has the judg
 with replacement, pair i with probability q_i on that draw, and a person labels each: their
 credit Y. Then, for any lambda,
 
-    estimate = lambda * mean_population(f) + mean_draws(w * (Y - lambda * f)),  w = 1 / (N q)
+    estimate = lambda * mean_N(f) + mean_n(w * (Y - lambda * f)),  w = 1 / (N q)
 
-is unbiased for the people's mean credit over the population: each draw's term has
-expectation mean(Y - lambda f) whatever q is (Hansen-Hurwitz). Its variance is
-lambda^2 var(f) / N + var(w (Y - lambda f)) / n; lambda is tuned to minimise it (PPI++,
-Angelopoulos, Duchi and Zrnic 2023), and when the tuned interval would still be wider than
-the labels-only one (lambda = 0) the labels-only one is given. With uniform draws (w = 1)
-this is `ppi_py.ppi_mean_ci`; with weights it is that function's `w`, which rescales the
-weights to mean 1 (Hajek's ratio form, consistent and steadier; tested against it).
-Oversampling pairs where the judge is likely wrong narrows the interval (active inference,
-Zrnic and Candes 2024); `label_design.py` chooses q. Definitions: docs/statistics.md.
+has expectation mean_N(Y), the people's mean credit over the run's pairs: each draw's term
+has expectation mean_N(Y - lambda f) whatever q is (Hansen and Hurwitz 1943). The run's pairs
+are themselves a sample of the questions the figure is about, so the variance is
+
+    var(Y) / N + var(w (Y - lambda f)) / n,
+
+the first term as for any mean over N pairs (it is why no number of labels makes the
+interval narrower than people labelling all N would), the second the draws' own, exact for
+independent draws. lambda minimises the second (PPI++, Angelopoulos, Duchi and Zrnic 2023:
+the judge's weight, clipped to [0, 1]); lambda = 0 is the labels alone, so the interval is
+never wider than theirs. With uniform draws (w = 1) the estimate and the draws' term are
+`ppi_py.ppi_mean_ci`'s; its first term, lambda^2 var(f) / N, is for unlabelled pairs drawn
+apart from the labelled ones, which ours are not. Oversampling pairs where the judge is
+likely wrong narrows the second term (active inference, Zrnic and Candes 2024);
+`label_design.py` chooses q. Definitions: docs/statistics.md.
 """
 
 from dataclasses import dataclass
@@ -52,6 +58,7 @@ class Calibrated:
     human_only_ci: tuple[float, float] | None
     judge_estimate: float | None  # mean judge credit over the population (the uncorrected figure)
     residual_variance: float | None  # var(w (Y - lambda f)): what the planner needs for more labels
+    label_variance: float | None  # var(Y) over the population, from the draws
     judge_variance: float | None  # var(f) over the population
     population: int  # N: pairs with a panel outcome
     # The judge against people on the used draws: judge credit name -> label -> draws, and the
@@ -76,34 +83,35 @@ def _clip(low: float, high: float) -> tuple[float, float]:
     return max(0.0, low), min(1.0, high)
 
 
-def ppi_mean(
+def estimate_at(
     y: np.ndarray,
     f_labelled: np.ndarray,
     f_all: np.ndarray,
     w: np.ndarray,
+    label_variance: float,
     lam: float,
     confidence: float,
 ) -> Interval:
-    """The weighted PPI mean and its normal interval at a given lambda (ppi_py's formulas)."""
-    n, big_n = y.size, f_all.size
+    """The estimate and its normal interval at a given lambda (module docstring).
+
+    `y`, `f_labelled` and `w` are per draw (zero terms for draws outside the domain);
+    `label_variance` is var(Y) over the domain, estimated from the draws.
+    """
     residual = w * (y - lam * f_labelled)
     estimate = lam * float(f_all.mean()) + float(residual.mean())
-    se = float(np.sqrt(lam**2 * f_all.var() / big_n + residual.var() / n))
+    se = float(np.sqrt(label_variance / f_all.size + residual.var() / y.size))
     half = _z(confidence) * se
     return Interval(estimate=estimate, ci=(estimate - half, estimate + half), se=se)
 
 
-def tuned_lambda(y: np.ndarray, f_labelled: np.ndarray, f_all: np.ndarray, w: np.ndarray) -> float:
-    """PPI++'s variance-minimising lambda for a mean, clipped to [0, 1] (as ppi_py computes it)."""
-    n, big_n = y.size, f_all.size
-    centre = ppi_mean(y, f_labelled, f_all, w, 1.0, 0.95).estimate
-    grads = w * (y - centre)
-    grads_hat = w * (f_labelled - centre)
-    cov = 2 * float(np.mean((grads - grads.mean()) * (grads_hat - grads_hat.mean())))
-    var_hat = float(np.var(np.concatenate([grads_hat, f_all - centre]), ddof=1))
-    if var_hat == 0:
+def tuned_lambda(y: np.ndarray, f_labelled: np.ndarray, w: np.ndarray) -> float:
+    """The lambda that minimises var(w (Y - lambda f)), clipped to [0, 1]."""
+    wy, wf = w * y, w * f_labelled
+    spread = float(wf.var())
+    if spread == 0:
         return 0.0
-    return float(np.clip(cov / (2 * (1 + n / big_n) * var_hat), 0.0, 1.0))
+    cov = float(np.mean((wy - wy.mean()) * (wf - wf.mean())))
+    return float(np.clip(cov / spread, 0.0, 1.0))
 
 
 def calibrate(
@@ -159,18 +167,18 @@ def calibrate(
             human_only_estimate=None,
             human_only_ci=None,
             residual_variance=None,
+            label_variance=None,
             judge_error=None,
             reason=reason,
         )
     # q is over the whole population; a draw in the domain stands for 1 / (N_domain q) pairs.
-    # The weights' mean is 1 in expectation; dividing by it (Hajek) steadies the estimate.
     w = np.where(inside, 1.0 / (big_n * draws.probability[usable]), 0.0)
-    w = w / w.mean()
-    lam = tuned_lambda(y, f_labelled, f_all, w)
-    tuned = ppi_mean(y, f_labelled, f_all, w, lam, confidence)
-    alone = ppi_mean(y, f_labelled, f_all, w, 0.0, confidence)
-    if tuned.se > alone.se:
-        lam, tuned = 0.0, alone
+    # var(Y) over the domain, each draw weighted by the pairs it stands for.
+    centre = float(np.sum(w * y) / np.sum(w))
+    label_variance = float(np.sum(w * (y - centre) ** 2) / np.sum(w))
+    lam = tuned_lambda(y, f_labelled, w)
+    tuned = estimate_at(y, f_labelled, f_all, w, label_variance, lam, confidence)
+    alone = estimate_at(y, f_labelled, f_all, w, label_variance, 0.0, confidence)
     return Calibrated(
         **base,
         estimate=min(1.0, max(0.0, tuned.estimate)),
@@ -179,6 +187,7 @@ def calibrate(
         human_only_estimate=min(1.0, max(0.0, alone.estimate)),
         human_only_ci=_clip(*alone.ci),
         residual_variance=float((w * (y - lam * f_labelled)).var()),
+        label_variance=label_variance,
         judge_error=float(np.sum(w * (y - f_labelled) ** 2) / w.sum()),
         reason=None,
     )

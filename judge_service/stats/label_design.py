@@ -29,7 +29,7 @@ KINDS = 3
 # Prior error sizes (|Y - f|): a half-credit outcome is 0.5 from any decisive label; a
 # decisive one is wrong now and then. Worth PRIOR_LABELS labels of evidence per kind.
 PRIOR_ERROR = np.array([0.3, 0.4, 0.5])
-PRIOR_LABELS = 10.0
+PRIOR_LABELS = 2.0
 FLOOR = 0.05  # no kind's error size is taken below this, so no pair is left out
 
 

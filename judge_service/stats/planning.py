@@ -8,12 +8,13 @@ has half-width z·√(v / N).
 The calibrated interval (prediction-powered inference with PPI++ tuning, stats/calibrated.py)
 adds m human labels on pairs drawn uniformly from the N judged ones. Its variance is
 
-    λ² var(f) / N + var(Y - λf) / m,   λ = cov(Y, f) / ((1 + m/N) var(f)) clipped to [0, 1]
+    var(Y) / N + var(Y - λf) / m,   λ = cov(Y, f) / var(f) clipped to [0, 1]
 
-with f the judge's credit and Y a person's. Planned, var(f) = var(Y) = v and var(Y - f) is
-the judge error e (the mean squared difference between the two credits, its bias folded in),
-so cov(Y, f) = v - e/2. λ is the variance-minimising weight at each m, so the variance falls
-as m grows and the labels needed are found by bisection. Definitions: docs/statistics.md,
+with f the judge's credit and Y a person's. The first term is that of people labelling all
+N pairs: the calibrated interval is never narrower than that, so it needs more judged pairs
+than the judge-only one for the same half-width. Planned, var(f) = var(Y) = v and var(Y - f)
+is the judge error e (the mean squared difference between the two credits, its bias folded
+in), so cov(Y, f) = v - e/2 and var(Y - λf) = v - cov²/v. Definitions: docs/statistics.md,
 "Planning".
 """
 
@@ -27,9 +28,8 @@ from judge_service.stats.calibrated import MIN_LABELS
 from judge_service.stats.frame import HumanLabels
 from judge_service.stats.report import pair_credit
 
-# When the pairs on hand cannot reach the target even with every one labelled, the plan asks
-# for pairs enough that the judge's term takes at most this share of the variance budget,
-# leaving the rest to the labels.
+# The calibrated plan judges pairs enough that their own term takes this share of the
+# variance budget, leaving the rest to the labels.
 JUDGE_SHARE = 0.25
 
 
@@ -52,18 +52,21 @@ def pairs_needed(half_width: float, z: float, variance: float) -> int:
     return max(1, math.ceil(variance / _budget(half_width, z)))
 
 
-def tuned_lambda(labels: int, pairs: int, variance: float, judge_error: float) -> float:
-    """PPI++'s weight of the judge with `labels` labels among `pairs` judged pairs."""
+def tuned_lambda(variance: float, judge_error: float) -> float:
+    """PPI++'s weight of the judge: the regression of people's credit on the judge's."""
     cov = variance - judge_error / 2
-    return min(1.0, max(0.0, cov / ((1 + labels / pairs) * variance)))
+    return min(1.0, max(0.0, cov / variance))
+
+
+def residual_variance(variance: float, judge_error: float) -> float:
+    """var(Y - λf) at the tuned λ: what each label's term contributes, per label."""
+    lam = tuned_lambda(variance, judge_error)
+    return variance - 2 * lam * (variance - judge_error / 2) + lam * lam * variance
 
 
 def calibrated_variance(labels: int, pairs: int, variance: float, judge_error: float) -> float:
     """Variance of the calibrated estimate under the planning model (module docstring)."""
-    lam = tuned_lambda(labels, pairs, variance, judge_error)
-    cov = variance - judge_error / 2
-    residual = variance + lam * lam * variance - 2 * lam * cov
-    return lam * lam * variance / pairs + residual / labels
+    return variance / pairs + residual_variance(variance, judge_error) / labels
 
 
 def labels_needed(
@@ -74,25 +77,14 @@ def labels_needed(
     budget = _budget(half_width, z)
     if calibrated_variance(pairs, pairs, variance, judge_error) > budget:
         return None
-    low, high = 1, pairs  # the variance falls with the labels: bisect for the first that fits
-    while low < high:
-        middle = (low + high) // 2
-        if calibrated_variance(middle, pairs, variance, judge_error) <= budget:
-            high = middle
-        else:
-            low = middle + 1
-    return low
+    room = budget - variance / pairs
+    return max(1, math.ceil(residual_variance(variance, judge_error) / room))
 
 
 def pairs_for_labels(half_width: float, z: float, variance: float, judge_error: float) -> int:
-    """Pairs enough that the judge's term uses at most JUDGE_SHARE of the variance budget
-    (at the judge's largest weight), and that labelling them all would reach the target."""
-    budget = _budget(half_width, z)
-    lam = tuned_lambda(0, 1, variance, judge_error)
-    judge_share = math.ceil(lam * lam * variance / (JUDGE_SHARE * budget))
-    # With m = N labels the variance is (a constant) / N: the fewest pairs that can reach it.
-    every_pair = math.ceil(calibrated_variance(1, 1, variance, judge_error) / budget)
-    return max(1, judge_share, every_pair)
+    """Pairs enough that their own term, var(Y) / N, uses at most JUDGE_SHARE of the
+    variance budget, leaving the rest to the labels."""
+    return max(1, math.ceil(variance / (JUDGE_SHARE * _budget(half_width, z))))
 
 
 @dataclass(frozen=True)
@@ -103,8 +95,7 @@ class SamplePlan:
     variance: float  # of one pair's credit
     pairs: int  # for the judge-only interval
     labels: int  # for the calibrated interval, on `labels_pairs` judged pairs
-    labels_pairs: int  # judged pairs the labels are drawn from
-    pairs_raised: bool  # labels_pairs is more than the pairs on hand (see plan_sample)
+    labels_pairs: int  # judged pairs the calibrated interval needs (more than `pairs`)
     lam: float  # the judge's PPI++ weight at that plan
 
 
@@ -114,38 +105,28 @@ def plan_sample(
     win_rate: float,
     half_share: float,
     judge_error: float,
-    pairs_available: int | None = None,
 ) -> SamplePlan:
-    """Pairs for the judge-only interval, and labels for the calibrated one.
+    """Pairs for the judge-only interval, and pairs and labels for the calibrated one.
 
-    The labels are planned on the judge-only plan's pairs, or on the whole dataset when it is
-    smaller. If labelling every one of those pairs cannot reach the target (only possible on
-    a dataset smaller than the judge-only plan), the plan raises the pairs (`pairs_for_labels`)
-    and says so in `pairs_raised`. Never fewer labels than the calibrated figure needs to be
-    given at all (MIN_LABELS).
+    The calibrated interval's pairs term, var(Y) / N, equals the judge-only variance, so it
+    needs more pairs than the judge-only one: `pairs_for_labels` leaves three quarters of the
+    budget to the labels. Never fewer labels than the calibrated figure needs to be given at
+    all (MIN_LABELS).
     """
     z = z_value(confidence)
     variance = credit_variance(win_rate, half_share)
     if variance <= 0:
         raise ValueError("a plan needs pairs whose credit varies (not every pair one outcome)")
-    pairs = pairs_needed(half_width, z, variance)
-    on_hand = pairs if pairs_available is None else min(pairs, pairs_available)
-    labels = labels_needed(half_width, z, on_hand, variance, judge_error)
-    labels_pairs = on_hand
-    if labels is None:
-        labels_pairs = pairs_for_labels(half_width, z, variance, judge_error)
-        labels = labels_needed(half_width, z, labels_pairs, variance, judge_error)
-        assert labels is not None  # pairs_for_labels can reach it with every pair labelled
-    labels = max(labels, MIN_LABELS)
-    labels_pairs = max(labels_pairs, labels)
+    labels_pairs = pairs_for_labels(half_width, z, variance, judge_error)
+    labels = labels_needed(half_width, z, labels_pairs, variance, judge_error)
+    assert labels is not None  # with every pair labelled: (v + residual) / N <= v / N x 2
     return SamplePlan(
         z=z,
         variance=variance,
-        pairs=pairs,
-        labels=labels,
-        labels_pairs=labels_pairs,
-        pairs_raised=labels_pairs > on_hand,
-        lam=tuned_lambda(labels, labels_pairs, variance, judge_error),
+        pairs=pairs_needed(half_width, z, variance),
+        labels=max(labels, MIN_LABELS),
+        labels_pairs=max(labels_pairs, MIN_LABELS),
+        lam=tuned_lambda(variance, judge_error),
     )
 
 
@@ -154,24 +135,21 @@ def labels_to_reach(
     confidence: float,
     labels_used: int,
     residual_variance: float,
-    lam: float,
-    judge_variance: float,
+    label_variance: float,
     pairs: int,
 ) -> int | None:
     """How many more labels a run's calibrated interval needs to reach ±half_width.
 
     From the run's current calibrated figures (stats/calibrated.py): the labels used, the
-    residual variance var(Y - λf) they show, λ, var(f) and the N pairs. λ is held where it
-    is. 0 when the interval is there already; None when it cannot get there on these pairs:
-    the judge's term alone is too wide, or it would take more labels than pairs.
+    variance of their weighted label-minus-judge terms, var(Y) and the N pairs. 0 when the
+    interval is there already; None when it cannot get there on these pairs: their own term
+    var(Y) / N alone is too wide.
     """
     budget = _budget(half_width, z_value(confidence))
-    judge_term = lam * lam * judge_variance / pairs
-    if judge_term >= budget:
+    pairs_term = label_variance / pairs
+    if pairs_term >= budget:
         return None
-    total = math.ceil(residual_variance / (budget - judge_term))
-    if total > pairs:
-        return None
+    total = math.ceil(residual_variance / (budget - pairs_term))
     return max(0, total - labels_used)
 
 

@@ -23,6 +23,7 @@ from tests.api.plans import apply_plan, random_plan
 from tests.conftest import create_run
 
 S, A = "sim", "sim-anthropic"
+Z95 = 1.959963984540054
 CREDIT = {"candidate": 1.0, "tie": 0.5, "baseline": 0.0, "inconsistent": 0.5}
 
 
@@ -103,18 +104,24 @@ def test_queue_labels_calibrate_the_win_rate_as_the_reference_does(
     y = np.array([CREDIT[truth[pair_id]] for pair_id, _, _ in draws])
     f = np.array([CREDIT[decided[pair_id]] for pair_id, _, _ in draws])
     f_all = np.array([CREDIT[outcome] for outcome in decided.values()])
-    tuned = [float(b[0]) for b in ppi_py.ppi_mean_ci(y, f, f_all, alpha=0.05)]
-    alone = [float(b[0]) for b in ppi_py.ppi_mean_ci(y, f, f_all, alpha=0.05, lam=0)]
-    # PPI++ as the reference computes it, unless the labels alone give the narrower interval.
-    expected = tuned if tuned[1] - tuned[0] <= alone[1] - alone[0] else alone
+    # The judge's weight minimises the draws' variance; the interval is ppi_py's draws term
+    # plus var(Y) / N, as the labels come from the judged pairs (stats/calibrated.py).
+    lam = float(np.clip(np.cov(y, f, ddof=0)[0, 1] / f.var(), 0, 1))
+
+    def expected(at: float) -> list[float]:
+        low, high = (float(b[0]) for b in ppi_py.ppi_mean_ci(y, f, f_all, alpha=0.05, lam=at))
+        draws = ((high - low) / (2 * Z95)) ** 2 - at**2 * f_all.var() / f_all.size
+        half = Z95 * np.sqrt(draws + y.var() / f_all.size)
+        centre = float(ppi_py.ppi_mean_pointestimate(y, f, f_all, lam=at)[0])
+        return [max(0.0, centre - half), min(1.0, centre + half)]
 
     calibrated = stats["panel"]["calibrated"]
     assert calibrated["labels_used"] == len(draws)
     assert calibrated["excluded_reasons"] == {"ad_hoc": 1}
     assert calibrated["population"] == len(decided) and calibrated["draws_waiting"] == 0
-    assert calibrated["ci"] == pytest.approx(expected)
-    assert calibrated["estimate"] == pytest.approx(sum(expected) / 2)
-    assert calibrated["human_only_ci"] == pytest.approx(alone)
+    assert calibrated["lam"] == pytest.approx(lam)
+    assert calibrated["ci"] == pytest.approx(expected(lam))
+    assert calibrated["human_only_ci"] == pytest.approx(expected(0.0))
     assert stats["calibrated"] == calibrated  # the top level repeats the panel
     for judge in (S, A):
         assert stats["per_judge"][judge]["calibrated"]["labels_used"] == len(draws)

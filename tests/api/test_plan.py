@@ -50,11 +50,11 @@ def _plan(api: httpx.Client, **body: Any) -> dict[str, Any]:
 
 
 def _fewest_labels(half_width: float, z: float, pairs: int, v: float, error: float) -> int:
-    """A plain search over every label count for the PPI++ variance to fit the target."""
+    """A plain search over every label count for the calibrated variance to fit the target."""
     cov = v - error / 2
+    lam = min(1.0, max(0.0, cov / v))
     for m in range(1, pairs + 1):
-        lam = min(1.0, max(0.0, cov / ((1 + m / pairs) * v)))
-        variance = lam**2 * v / pairs + (v + lam**2 * v - 2 * lam * cov) / m
+        variance = v / pairs + (v + lam**2 * v - 2 * lam * cov) / m
         if variance <= (half_width / z) ** 2:
             return max(m, 30)
     raise AssertionError("no label count reaches the target")
@@ -78,15 +78,17 @@ def test_a_plan_from_expected_figures(api: httpx.Client) -> None:
     assert plan["judge_calls"] == 2 * pairs  # both orders, one judge
     assert plan["tokens"] == {"input": 2 * pairs * 1000, "output": 2 * pairs * 200}
     assert plan["cost_usd"] == pytest.approx((2 * pairs * 1000 * 2.5 + 2 * pairs * 200 * 10) / 1e6)
-    assert plan["labels"] == _fewest_labels(0.03, z, pairs, v, 0.05) < pairs
-    assert plan["labels_pairs"] == pairs and not plan["pairs_raised"]
+    # The calibrated interval's pairs term takes a quarter of the budget: 4x the pairs.
+    calibrated_pairs = math.ceil(v / (0.25 * (0.03 / z) ** 2))
+    assert plan["labels_pairs"] == calibrated_pairs
+    assert plan["labels"] == _fewest_labels(0.03, z, calibrated_pairs, v, 0.05) < pairs
     assert plan["enough_pairs"] is None
     facts = plan["assumptions"]
     assert facts["credit_variance"] == pytest.approx(v)
     assert (facts["judge_error"], facts["judge_error_source"]) == (0.05, "given")
     assert facts["judges"] == ["sim"] and facts["mean_prompt_tokens"] == {"sim": 1000}
     assert f"judge {pairs} pairs" in plan["summary"]
-    assert f"people label {plan['labels']} of {pairs} judged pairs" in plan["summary"]
+    assert f"it needs {calibrated_pairs:,} judged pairs, {plan['labels']}" in plan["summary"]
 
 
 def test_defaults_every_judge_and_no_prompt_tokens(api: httpx.Client) -> None:
@@ -170,7 +172,9 @@ def test_a_plan_from_a_pilot_run(api: httpx.Client, pg_url: str) -> None:
     z = norm.ppf(0.975)
     pairs = math.ceil(z**2 * v / 0.05**2)
     assert plan["pairs"] == pairs
-    assert plan["labels"] == _fewest_labels(0.05, z, pairs, v, expected["error"])
+    calibrated_pairs = math.ceil(v / (0.25 * (0.05 / z) ** 2))
+    assert plan["labels_pairs"] == calibrated_pairs
+    assert plan["labels"] == _fewest_labels(0.05, z, calibrated_pairs, v, expected["error"])
     # Tokens per call from the pilot's calls: (900 + 1,100) / 2 prompt, 150 output.
     assert facts["mean_prompt_tokens"] == {"sim": 1000} and facts["mean_output_tokens"] == {
         "sim": 150

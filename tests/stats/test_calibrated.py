@@ -4,7 +4,7 @@ import numpy as np
 import ppi_py
 import pytest
 
-from judge_service.stats.calibrated import MIN_LABELS, calibrate, ppi_mean, tuned_lambda
+from judge_service.stats.calibrated import MIN_LABELS, calibrate, estimate_at, tuned_lambda
 from judge_service.stats.frame import NO_DRAWS, LabelDraws
 from judge_service.stats.label_design import (
     CERTAIN,
@@ -15,6 +15,8 @@ from judge_service.stats.label_design import (
     probabilities,
 )
 from judge_service.stats.preference import INCONSISTENT, LOSS, TIE, WIN
+
+Z95 = 1.959963984540054
 
 
 def _draws(pairs: np.ndarray, credit: np.ndarray, q: np.ndarray, population: int) -> LabelDraws:
@@ -36,34 +38,39 @@ def _world(seed: int, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     return y, f
 
 
-@pytest.mark.parametrize("weighted", [False, True])
-def test_equals_ppi_python_on_fixed_data(weighted: bool) -> None:
+@pytest.mark.parametrize("lam", [0.0, 0.6, 1.0])
+def test_estimate_and_draws_term_equal_ppi_python_on_fixed_data(lam: float) -> None:
+    """Uniform draws: the estimate is ppi_py's; so is the draws' term of the variance.
+
+    ppi_py's other term, lambda^2 var(f) / N, is for unlabelled pairs drawn apart from the
+    labelled ones; ours are drawn from the judged pairs, so it is var(Y) / N instead.
+    """
     y, f = _world(1)
     n = f.size
-    q = np.full(n, 1 / n)
-    if weighted:
-        q = np.where(f == 0.5, 3.0, 1.0)
-        q /= q.sum()
-    pairs = np.random.default_rng(2).choice(n, size=200, p=q)
-    got = calibrate(f, np.arange(n), _draws(pairs, y[pairs], q, n), n, 0.95)
-
-    w = 1 / (n * q[pairs])
-    w = w / w.mean()
-    low, high = ppi_py.ppi_mean_ci(y[pairs], f[pairs], f, alpha=0.05, w=None if not weighted else w)
-    point = ppi_py.ppi_mean_pointestimate(y[pairs], f[pairs], f, w=None if not weighted else w)
-    assert got.estimate == pytest.approx(float(point[0]), abs=1e-12)
-    assert got.ci == pytest.approx((float(low[0]), float(high[0])), abs=1e-12)
-    assert got.labels_used == 200 and got.reason is None and 0 < got.lam <= 1
-
-
-def test_lambda_and_interval_match_ppi_python_internals() -> None:
-    y, f = _world(3)
-    pairs = np.arange(0, 2000, 7)
+    pairs = np.random.default_rng(2).choice(n, size=200)
     w = np.ones(pairs.size)
-    lam = tuned_lambda(y[pairs], f[pairs], f, w)
-    mine = ppi_mean(y[pairs], f[pairs], f, w, lam, 0.9)
-    low, high = ppi_py.ppi_mean_ci(y[pairs], f[pairs], f, alpha=0.1)
-    assert mine.ci == pytest.approx((float(low[0]), float(high[0])), abs=1e-12)
+    label_variance = float(y[pairs].var())
+    mine = estimate_at(y[pairs], f[pairs], f, w, label_variance, lam, 0.95)
+    point = ppi_py.ppi_mean_pointestimate(y[pairs], f[pairs], f, lam=lam)
+    low, high = ppi_py.ppi_mean_ci(y[pairs], f[pairs], f, alpha=0.05, lam=lam)
+    assert mine.estimate == pytest.approx(float(point[0]), abs=1e-12)
+    z = Z95
+    theirs_draws = ((high[0] - low[0]) / (2 * z)) ** 2 - lam**2 * f.var() / n
+    mine_draws = mine.se**2 - label_variance / n
+    assert mine_draws == pytest.approx(float(theirs_draws), rel=1e-9)
+
+
+def test_tuned_lambda_gives_the_narrowest_interval() -> None:
+    y, f = _world(3)
+    q = np.where(f == 0.5, 3.0, 1.0)
+    q /= q.sum()
+    pairs = np.random.default_rng(4).choice(f.size, size=300, p=q)
+    w = 1 / (f.size * q[pairs])
+    lam = tuned_lambda(y[pairs], f[pairs], w)
+    best = estimate_at(y[pairs], f[pairs], f, w, 0.1, lam, 0.95).se
+    for other in np.linspace(0, 1, 21):
+        assert best <= estimate_at(y[pairs], f[pairs], f, w, 0.1, other, 0.95).se + 1e-12
+    assert 0.3 < lam <= 1
 
 
 def test_oversampling_disagreement_stays_unbiased() -> None:

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from judge_service.stats.calibrated import MIN_LABELS
-from judge_service.stats.frame import HumanLabels
+from judge_service.stats.calibrated import MIN_LABELS, calibrate
+from judge_service.stats.frame import HumanLabels, LabelDraws
 from judge_service.stats.planning import (
     calibrated_variance,
     credit_variance,
@@ -45,14 +45,15 @@ def test_a_better_judge_needs_fewer_labels() -> None:
     plans = [plan_sample(0.03, 0.95, 0.7, 0.2, error) for error in (0.02, 0.05, 0.15)]
     assert [plan.pairs for plan in plans] == [plans[0].pairs] * 3
     labels = [plan.labels for plan in plans]
-    assert labels == sorted(labels) and labels[0] < labels[-1] < plans[0].pairs
-    assert not any(plan.pairs_raised for plan in plans)
+    assert labels == sorted(labels) and labels[0] < labels[-1] < plans[0].labels_pairs
 
 
 def test_a_judge_no_better_than_chance_leaves_the_people_alone() -> None:
-    # e = 2v: judge and people independent, lambda 0: labels as many as the judge-only pairs.
+    # e = 2v: judge and people independent, lambda 0: every label carries var(Y) = v.
     plan = plan_sample(0.03, 0.95, 0.7, 0.2, 2 * 0.16)
-    assert plan.lam == pytest.approx(0.0, abs=1e-12) and plan.labels == plan.pairs
+    budget = (0.03 / Z95) ** 2
+    assert plan.lam == pytest.approx(0.0, abs=1e-12)
+    assert plan.labels == math.ceil(0.16 / (budget - 0.16 / plan.labels_pairs))
 
 
 def test_a_perfect_judge_still_needs_the_minimum_of_labels() -> None:
@@ -60,30 +61,23 @@ def test_a_perfect_judge_still_needs_the_minimum_of_labels() -> None:
     assert plan.labels == MIN_LABELS
 
 
-def test_a_small_dataset_raises_the_pairs_and_says_so() -> None:
-    enough = plan_sample(0.03, 0.95, 0.7, 0.2, 0.02)
-    # 300 pairs, every one labelled, still leave the interval too wide.
-    small = plan_sample(0.03, 0.95, 0.7, 0.2, 0.02, pairs_available=300)
-    assert small.pairs == enough.pairs and small.pairs_raised
-    assert small.labels_pairs > enough.pairs  # the judge's term at a quarter of the budget
+def test_the_calibrated_plan_judges_four_times_the_pairs() -> None:
+    """Its pairs term var(Y) / N is the judge-only variance: a quarter of the budget."""
+    plan = plan_sample(0.03, 0.95, 0.7, 0.2, 0.05)
     budget = (0.03 / Z95) ** 2
-    assert small.lam**2 * 0.16 / small.labels_pairs <= budget / 4
-    # A dataset that is short of the judge-only plan but enough for the calibrated one.
-    short = plan_sample(0.03, 0.95, 0.7, 0.2, 0.02, pairs_available=enough.pairs - 100)
-    assert not short.pairs_raised and short.labels_pairs == enough.pairs - 100
-    assert short.labels > enough.labels
+    assert 0.16 / plan.labels_pairs <= budget / 4 < 0.16 / (plan.labels_pairs - 1)
+    assert plan.labels_pairs == pytest.approx(4 * plan.pairs, abs=4)
+    assert calibrated_variance(plan.labels, plan.labels_pairs, 0.16, 0.05) <= budget
 
 
 def test_labels_to_reach() -> None:
     budget = (0.03 / Z95) ** 2
-    # Judge term 0.25 x 0.16 / 4000 = 1e-5; the residual 0.05 needs 0.05 / (budget - 1e-5).
-    total = math.ceil(0.05 / (budget - 1e-5))
-    assert labels_to_reach(0.03, 0.95, 100, 0.05, 0.5, 0.16, 4000) == total - 100
-    assert labels_to_reach(0.03, 0.95, total + 5, 0.05, 0.5, 0.16, 4000) == 0
-    # The judge's term alone wider than the target: no number of labels gets there.
-    assert labels_to_reach(0.03, 0.95, 100, 0.05, 1.0, 0.16, 500) is None
-    # More labels than pairs: not on these pairs either.
-    assert labels_to_reach(0.03, 0.95, 100, 0.05, 0.5, 0.16, 300) is None
+    # Pairs term 0.16 / 4000 = 4e-5; the residual 0.05 needs 0.05 / (budget - 4e-5) labels.
+    total = math.ceil(0.05 / (budget - 4e-5))
+    assert labels_to_reach(0.03, 0.95, 100, 0.05, 0.16, 4000) == total - 100
+    assert labels_to_reach(0.03, 0.95, total + 5, 0.05, 0.16, 4000) == 0
+    # The pairs' own term alone wider than the target: no number of labels gets there.
+    assert labels_to_reach(0.03, 0.95, 100, 0.05, 0.16, 500) is None
 
 
 def test_judge_error_is_the_mean_squared_credit_difference() -> None:
@@ -116,42 +110,47 @@ def simulate(
     half_share: float,
     error: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Half-widths and misses of the calibrated (PPI++) interval over simulated runs.
+    """Half-widths and misses of the service's calibrated interval over simulated runs.
 
     People's credits Y come from the shares; the judge gives Y, or on a share q of the pairs
     an independent draw, so its credits have the same shares and E[(Y - f)²] = 2qv = error.
-    A miss is an interval without the people's mean credit over the run's pairs, the figure
-    the calibrated estimate is of.
+    The label queue draws `labels` pairs uniformly. A miss is an interval without win_rate,
+    the people's mean credit the pairs are drawn from.
     """
     w = win_rate - half_share / 2
     q = error / (2 * credit_variance(win_rate, half_share))
-    y = _credits(rng, (runs, pairs), w, half_share)
-    f = np.where(rng.random((runs, pairs)) < q, _credits(rng, (runs, pairs), w, half_share), y)
-    chosen = np.argsort(rng.random((runs, pairs)), axis=1)[:, :labels]  # uniform, no repeats
-    y_l, f_l = np.take_along_axis(y, chosen, 1), np.take_along_axis(f, chosen, 1)
-    var_f = f.var(axis=1)
-    cov = ((y_l - y_l.mean(1, keepdims=True)) * (f_l - f_l.mean(1, keepdims=True))).mean(1)
-    lam = np.clip(cov / ((1 + labels / pairs) * var_f), 0, 1)[:, None]
-    residual = y_l - lam * f_l
-    estimate = lam[:, 0] * f.mean(1) + residual.mean(1)
-    half = Z95 * np.sqrt(lam[:, 0] ** 2 * var_f / pairs + residual.var(1) / labels)
-    return half, np.abs(estimate - y.mean(axis=1)) > half
+    halves, misses = np.zeros(runs), np.zeros(runs, dtype=bool)
+    for run in range(runs):
+        y = _credits(rng, (1, pairs), w, half_share)[0]
+        f = np.where(rng.random(pairs) < q, _credits(rng, (1, pairs), w, half_share)[0], y)
+        drawn = rng.integers(0, pairs, size=labels)
+        draws = LabelDraws(
+            pair=drawn.astype(np.int32),
+            credit=y[drawn],
+            probability=np.full(labels, 1 / pairs),
+            population=np.full(labels, pairs, dtype=np.int64),
+            ad_hoc_pair=np.zeros(0, dtype=np.int32),
+        )
+        got = calibrate(f, np.arange(pairs), draws, pairs, 0.95)
+        low, high = got.ci
+        halves[run] = (high - low) / 2
+        misses[run] = not low <= win_rate <= high
+    return halves, misses
 
 
 @pytest.mark.parametrize(
-    ("win_rate", "half_share", "error", "half_width", "available"),
+    ("win_rate", "half_share", "error", "half_width"),
     [
-        (0.7, 0.2, 0.15, 0.03, None),  # the defaults' judge
-        (0.7, 0.2, 0.05, 0.03, None),
-        (0.55, 0.35, 0.02, 0.04, None),
-        (0.8, 0.1, 0.08, 0.05, None),
-        (0.7, 0.2, 0.02, 0.03, 300),  # too few pairs: raised
+        (0.7, 0.2, 0.15, 0.03),  # the defaults' judge
+        (0.7, 0.2, 0.05, 0.03),
+        (0.55, 0.35, 0.02, 0.04),
+        (0.8, 0.1, 0.08, 0.05),
     ],
 )
 def test_simulated_runs_reach_the_planned_half_width(
-    win_rate: float, half_share: float, error: float, half_width: float, available: int | None
+    win_rate: float, half_share: float, error: float, half_width: float
 ) -> None:
-    plan = plan_sample(half_width, 0.95, win_rate, half_share, error, available)
+    plan = plan_sample(half_width, 0.95, win_rate, half_share, error)
     rng = np.random.default_rng(2026)
     # Judge-only: the credits' own spread over the planned pairs.
     f = _credits(rng, (400, plan.pairs), win_rate - half_share / 2, half_share)
@@ -159,6 +158,6 @@ def test_simulated_runs_reach_the_planned_half_width(
     assert raw.mean() == pytest.approx(half_width, rel=0.10)
     assert raw.mean() <= half_width * 1.01  # the plan rounds up: never short of the target
 
-    half, missed = simulate(rng, 400, plan.labels_pairs, plan.labels, win_rate, half_share, error)
+    half, missed = simulate(rng, 300, plan.labels_pairs, plan.labels, win_rate, half_share, error)
     assert half.mean() == pytest.approx(half_width, rel=0.10)
-    assert missed.mean() <= 0.08  # and the interval is an honest one (95%, 400 runs)
+    assert missed.mean() <= 0.08  # and the interval is an honest one (95%, 300 runs)
