@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -32,12 +33,13 @@ from judge_service.dashboard.views import (
     linked_runs,
     list_runs,
     models,
-    next_unlabelled,
     pair_page,
     run_page,
 )
 from judge_service.db.models import Run
 from judge_service.db.run_frame import metadata_keys
+from judge_service.labelling.queue import QueueRefused, next_pairs
+from judge_service.stats.label_design import Strategy
 from judge_service.stats.preference import Outcome
 from judge_service.text import Text
 
@@ -155,24 +157,42 @@ def pairs_view(
     )
 
 
-@router.get("/runs/{run_id}/label")
+@router.get("/runs/{run_id}/label", response_model=None)
 def label_next(
     request: Request,
     run_id: RowId,
     session: SessionDep,
     project: Viewer,
     annotator: Annotated[Text, Query(max_length=100)] = "",
-) -> RedirectResponse:
-    """Blind labelling of a random sample: opens a pair this annotator has not labelled.
+    skip: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+) -> RedirectResponse | HTMLResponse:
+    """Blind labelling from the label queue: opens the next pair it hands this annotator.
 
-    Signed in, the annotator is the key's, whatever the link says.
+    Signed in, the annotator is the key's, whatever the link says. The queue records each
+    draw, so these labels count in the calibrated win rate (docs/statistics.md).
     """
     run = get_run(session, run_id, project)
-    annotator = key_identity(request, session, project) or annotator
-    pair_id = next_unlabelled(session, run, annotator)
-    if pair_id is None:
+    annotator = key_identity(request, session, project) or annotator.strip()
+    if not annotator:
+        return _page(request, "label_start.html", run=run, reason=None)
+    try:
+        batch = next_pairs(
+            session,
+            run,
+            annotator,
+            1,
+            Strategy.ACTIVE,
+            np.random.default_rng(),
+            frozenset({skip}) if skip else frozenset(),
+        )
+    except QueueRefused as refusal:
+        page = _page(request, "label_start.html", run=run, reason=str(refusal))
+        page.status_code = 409
+        return page
+    if not batch.pair_ids:
         return RedirectResponse(f"/runs/{run.id}/pairs?human=labelled", status_code=303)
-    return RedirectResponse(f"/pairs/{pair_id}?{urlencode({'blind': 'true'})}", status_code=303)
+    blind = urlencode({"blind": "true"})
+    return RedirectResponse(f"/pairs/{batch.pair_ids[0]}?{blind}", status_code=303)
 
 
 @router.get("/pairs/{pair_id}")

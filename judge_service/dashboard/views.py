@@ -7,6 +7,7 @@ is always the number the API returns.
 
 import difflib
 import hashlib
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from judge_service.db.run_frame import load_run_frame, metadata_keys
 from judge_service.db.usage import JudgeUsage, judge_usage
 from judge_service.jobs.stopping import run_sequence
 from judge_service.simulate.config import MODEL_NAME as SIMULATED_MODEL
+from judge_service.stats.calibrated import MIN_LABELS
+from judge_service.stats.planning import labels_to_reach, z_value
 from judge_service.stats.preference import INCONSISTENT, LOSS, NO_OUTCOME, TIE, WIN, Outcome
 from judge_service.stats.report import JudgeFigures, build_report, pair_outcome_table
 
@@ -220,7 +223,45 @@ def run_page(
         "simulated": {judge: is_simulated(run, judge) for judge in run.judges},
         "kappa": _kappa_matrix(run.judges, stats["agreement"]["pairs"]),
         "sequence": sequence_chart(run_sequence(session, run)),
+        "advice": label_advice(stats["calibrated"], stats["confidence"]),
     }
+
+
+# Half-widths the run page offers as the next goal of labelling, widest first.
+ADVICE_TARGETS = (0.05, 0.04, 0.03, 0.02, 0.01)
+
+
+def label_advice(calibrated: dict[str, Any] | None, confidence: float) -> dict[str, Any] | None:
+    """The run page's "label N more pairs to reach ±w": the nearest goal narrower than now.
+
+    Before the calibrated figure exists, the labels it still needs (target None). When no
+    goal can be reached on the run's pairs, the `floor` no number of labels gets below (the
+    pairs' own term). None when nothing is decided yet or the interval is within ±1 point.
+    """
+    if not calibrated or not calibrated["population"]:
+        return None
+    if calibrated["estimate"] is None:
+        return {"more": max(0, MIN_LABELS - calibrated["labels_used"]), "target": None}
+    low, high = calibrated["ci"]
+    for target in ADVICE_TARGETS:
+        if target >= (high - low) / 2:
+            continue
+        more = labels_to_reach(
+            target,
+            confidence,
+            calibrated["labels_used"],
+            calibrated["residual_variance"],
+            calibrated["label_variance"],
+            calibrated["population"],
+        )
+        if more:
+            return {"more": more, "target": target}
+        if more is None:
+            floor = z_value(confidence) * math.sqrt(
+                calibrated["label_variance"] / calibrated["population"]
+            )
+            return {"more": None, "target": None, "floor": floor}
+    return None
 
 
 def _kappa_matrix(judges: list[str], pairs: list[dict[str, Any]]) -> list[list[float | None]]:
@@ -313,19 +354,6 @@ def browse_pairs(
 def _labelled_pairs(session: Session, run: Run) -> set[int]:
     return set(
         session.scalars(select(HumanLabel.pair_id).where(HumanLabel.run_id == run.id).distinct())
-    )
-
-
-def next_unlabelled(session: Session, run: Run, annotator: str) -> int | None:
-    """A random pair of the run this annotator has not labelled: labelling a random sample."""
-    labelled = select(HumanLabel.pair_id).where(
-        HumanLabel.run_id == run.id, HumanLabel.annotator == annotator
-    )
-    return session.scalar(
-        select(Pair.id)
-        .where(Pair.run_id == run.id, Pair.id.not_in(labelled))
-        .order_by(func.random())
-        .limit(1)
     )
 
 

@@ -49,7 +49,13 @@ def next_pairs(
     n: int,
     strategy: Strategy,
     rng: np.random.Generator,
+    skip: frozenset[int] = frozenset(),
 ) -> QueueBatch:
+    """The next `n` pairs for this annotator; `skip`: pairs they passed over just now.
+
+    A skipped pair stays handed out (its draw waits, counted in `draws_waiting`): leaving it
+    out of the estimate is honest only if skipping has nothing to do with the pair.
+    """
     unfinished = unfinished_judgments(session, run)
     if unfinished:
         raise QueueRefused(
@@ -57,7 +63,7 @@ def next_pairs(
             "from the finished run, so every draw has the same population"
         )
     waiting = waiting_pairs(session, run, annotator)
-    handed = waiting[:n]
+    handed = [pair_id for pair_id in waiting if pair_id not in skip][:n]
     if len(handed) == n:
         return QueueBatch(pair_ids=handed, strategy=strategy, population=0, draws=0)
 

@@ -14,12 +14,14 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from scipy.stats import norm
 
 from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
+from judge_service.tables import ci_range
 from tests.api.test_auth import new_key
 from tests.conftest import Stack, StackFactory, create_run, wait_until_done
 from tests.dashboard.test_pages import PIXEL
@@ -204,7 +206,7 @@ def test_labels_clicked_in_the_browser_reach_the_api(page: Page, stack: Stack) -
 
     # Blind labelling from the run page, by keyboard: "2" is a tie, then the next pair opens.
     page.goto(f"{api.base_url}/runs/{run['id']}")
-    page.click("text=Label a random sample >> nth=0")
+    page.click('[data-testid="label-queue-link"]')
     page.wait_for_url(re.compile(r"/pairs/\d+\?blind=true"))
     blind_id = int(re.findall(r"/pairs/(\d+)", page.url)[0])
     assert blind_id != pair_id  # dr-who labelled that one already
@@ -222,6 +224,50 @@ def test_labels_clicked_in_the_browser_reach_the_api(page: Page, stack: Stack) -
     stats = api.get(f"/v1/runs/{run['id']}/stats").json()
     assert stats["human"]["labels"] == 2
     expect(page.locator("text=2 labels on 2 pairs by 1 annotator")).to_be_visible()
+
+
+@pytest.mark.slow
+def test_a_run_labelled_through_the_queue_in_the_browser_is_calibrated(
+    page: Page, stack: Stack
+) -> None:
+    """Name yourself, label 32 blind pairs by keyboard: the run page shows the API's figure."""
+    api = stack.api
+    run = create_run(api, ["sim", "sim-anthropic"], candidate="tuned-queue")
+    assert (
+        api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample_pairs(60)}).status_code == 202
+    )
+    stack.start_worker()
+    wait_until_done(api, run["id"])
+
+    page.goto(f"{api.base_url}/runs/{run['id']}")
+    expect(page.locator('[data-testid="calibrated-reason"]')).to_contain_text("0 labels")
+    expect(page.locator('[data-testid="label-advice"]')).to_have_text(
+        "Label 30 more pairs for a calibrated figure."
+    )
+    page.click('[data-testid="label-queue-link"]')
+    page.fill('[data-testid="annotator"]', "dr-queue")
+    page.click("text=Start labelling")
+    for turn in range(32):
+        page.wait_for_url(re.compile(r"/pairs/\d+\?blind=true"))
+        shown = page.url
+        page.keyboard.press("1" if turn % 3 else "3")
+        page.wait_for_url(lambda url, shown=shown: url != shown)
+
+    stats = api.get(f"/v1/runs/{run['id']}/stats").json()
+    calibrated = stats["calibrated"]
+    assert calibrated["labels_used"] >= 32 and calibrated["excluded_reasons"] == {}
+    page.goto(f"{api.base_url}/runs/{run['id']}")
+    rate = page.locator('[data-testid="calibrated-rate"]')
+    assert float(rate.get_attribute("data-value")) == pytest.approx(calibrated["estimate"])
+    low, high = calibrated["ci"]
+    expect(page.locator('[data-testid="calibrated-ci"]')).to_have_text(ci_range([low, high]))
+    # 60 pairs bound the interval whatever the labels: the page says how far they can go.
+    floor = 100 * norm.ppf(0.975) * (calibrated["label_variance"] / 60) ** 0.5
+    expect(page.locator('[data-testid="label-advice"]')).to_have_text(
+        f"More labels cannot narrow it below ±{floor:.1f} points on 60 pairs: judge more pairs "
+        "for that."
+    )
+    shot(page, "run-calibrated")
 
 
 def test_runs_and_leaderboard_pages_render(page: Page, stack: Stack) -> None:

@@ -298,12 +298,19 @@ def test_runs_page_win_rate_is_the_stats_api_one(
     assert float(rate) == pg_api.get(f"/v1/runs/{run_id}/stats").json()["win_rate"]
 
 
-def test_blind_labelling_hides_judges_and_walks_a_random_sample(
+def test_blind_labelling_hides_judges_and_walks_the_label_queue(
     pg_api: httpx.Client, pg_url: str
 ) -> None:
     run = create_run(pg_api, [S, A])
     pairs = sample_pairs(3)
     assert pg_api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": pairs}).status_code == 202
+    # The queue samples a finished run only; without a name it asks for one first.
+    early = pg_api.get(f"/runs/{run['id']}/label", params={"annotator": "ann"})
+    assert early.status_code == 409 and "judge calls to make" in early.text
+    verdicts = {S: {B: "candidate", C: "candidate"}, A: {B: "tie", C: "tie"}}
+    apply_plan(pg_url, run["id"], {pair["external_id"]: verdicts for pair in pairs})
+    unnamed = pg_api.get(f"/runs/{run['id']}/label")
+    assert unnamed.status_code == 200 and 'name="annotator"' in unnamed.text
     ids = [i["pair_id"] for i in pg_api.get(f"/v1/runs/{run['id']}/pairs").json()["items"]]
     seen = set()
     for _ in range(3):

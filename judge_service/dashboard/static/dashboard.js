@@ -134,7 +134,16 @@ document.addEventListener("click", async (event) => {
   window.location.assign("/login");
 });
 
+// Starting the label queue names the annotator once; the blind pages that follow reuse it.
+function labelStart(form) {
+  const input = form.querySelector('input[name="annotator"]');
+  input.value = localStorage.getItem("judge.annotator") || "";
+  form.addEventListener("submit", () => localStorage.setItem("judge.annotator", input.value.trim()));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const start = document.querySelector("form.label-start");
+  if (start) labelStart(start);
   const login = document.querySelector("form.login");
   if (login) signIn(login);
   const live = document.getElementById("live");
