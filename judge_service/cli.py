@@ -331,9 +331,18 @@ def _progress_line(counts: dict[str, Any]) -> str:
     done, failed = counts.get("judgments_done", 0), counts.get("judgments_failed", 0)
     reasons = counts.get("failed_by_reason") or {}
     why = " (" + ", ".join(f"{n} {kind}" for kind, n in sorted(reasons.items())) + ")"
-    return f"{done}/{counts.get('judgments_expected', 0)} judged, {failed} failed" + (
-        why if reasons else ""
+    skipped = counts.get("judgments_skipped", 0)
+    return (
+        f"{done}/{counts.get('judgments_expected', 0)} judged, {failed} failed"
+        + (why if reasons else "")
+        + (f", {skipped} skipped (stopped once decided)" if skipped else "")
     )
+
+
+def _stop_when(excludes: float | None, half_width: float | None) -> dict[str, float] | None:
+    """The run's stop rule from the submit options; the server checks it (one rule only)."""
+    rule = {"excludes": excludes, "half_width": half_width}
+    return {key: value for key, value in rule.items() if value is not None} or None
 
 
 def _columns(pairs: list[str]) -> dict[str, str]:
@@ -385,6 +394,16 @@ def submit(
         float | None,
         typer.Option(help="Stop judging once the run has spent this much (USD)"),
     ] = None,
+    stop_excludes: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop judging once the win rate's confidence sequence excludes this (e.g. 0.5)"
+        ),
+    ] = None,
+    stop_half_width: Annotated[
+        float | None,
+        typer.Option(help="Stop judging once the sequence's half-width is at most this"),
+    ] = None,
     wait: Annotated[
         bool, typer.Option(help="Wait for every verdict, then print the stats")
     ] = False,
@@ -410,6 +429,7 @@ def submit(
             mode=mode,
             cache=cache,
             budget_usd=budget_usd,
+            stop_when=_stop_when(stop_excludes, stop_half_width),
         )
         upload = run.upload
         assert upload is not None
@@ -472,6 +492,8 @@ def status(
         + (f"; rubric: {run['rubric']}" if "rubric" in run else "")
     )
     print(f"status: {run['status']}; {counts['pairs']} pairs; {_progress_line(counts)}")
+    if run.get("stop_reason"):
+        print(f"stopped: {run['stop_reason']}")
 
 
 @app.command("retry-failed")

@@ -140,7 +140,7 @@ def calibrated_part(stats: dict[str, Any]) -> Table | str | None:
     if panel["estimate"] is None:
         return f"calibrated win rate: none yet ({panel['reason']})"
     level = ci_level(stats)
-    table = Table(title="Win rate corrected by people's labels (prediction-powered, PPI++)")
+    table = Table(title="Win rate corrected by labels from the label queue (PPI++)")
     table.add_column("judge")
     for column in ("judge's", f"{level} CI", "calibrated", f"{level} CI ", "labels alone"):
         table.add_column(column, justify="right")

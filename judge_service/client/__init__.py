@@ -16,6 +16,7 @@ from judge_service.client._inputs import derive_external_id, load_pairs
 from judge_service.client._results import (
     Estimate,
     Figures,
+    HumanLabel,
     Judge,
     Plan,
     RunCounts,
@@ -31,6 +32,7 @@ __all__ = [
     "AsyncRun",
     "Estimate",
     "Figures",
+    "HumanLabel",
     "Judge",
     "JudgeClient",
     "JudgeConnectionError",

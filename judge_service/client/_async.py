@@ -24,6 +24,7 @@ from judge_service.client._http import (
 )
 from judge_service.client._results import (
     Estimate,
+    HumanLabel,
     Judge,
     Plan,
     RunFields,
@@ -134,8 +135,9 @@ class AsyncJudgeClient:
         mode: str | None = None,
         cache: bool | None = None,
         budget_usd: float | None = None,
+        stop_when: Mapping[str, Any] | None = None,
     ) -> "AsyncRun":
-        options = _flows.RunOptions(mode, cache, budget_usd)
+        options = _flows.RunOptions(mode, cache, budget_usd, stop_when)
         flow = _flows.create_run(name, baseline, candidate, judges, swap, rubric, options)
         return AsyncRun(self, await self._run(flow))
 
@@ -172,6 +174,7 @@ class AsyncJudgeClient:
         mode: str | None = None,
         cache: bool | None = None,
         budget_usd: float | None = None,
+        stop_when: Mapping[str, Any] | None = None,
     ) -> "AsyncRun":
         """See `JudgeClient.compare`: the same flow, awaited."""
         info, result = await self._run(
@@ -188,7 +191,7 @@ class AsyncJudgeClient:
                 progress=progress,
                 chunk_size=chunk_size,
                 timeout=timeout,
-                options=_flows.RunOptions(mode, cache, budget_usd),
+                options=_flows.RunOptions(mode, cache, budget_usd, stop_when),
             )
         )
         return AsyncRun(self, info, upload=result)
@@ -225,6 +228,21 @@ class AsyncJudgeClient:
             "mean_output_tokens": mean_output_tokens,
         }
         return await self._run(_flows.plan(half_width, options))
+
+    async def label_queue(
+        self,
+        run: "AsyncRun | int",
+        n: int = 10,
+        strategy: str = "active",
+        annotator: str | None = None,
+    ) -> list[int]:
+        """See `JudgeClient.label_queue`."""
+        run_id = run if isinstance(run, int) else run.id
+        return await self._run(_flows.label_queue(run_id, n, strategy, annotator))
+
+    async def label(self, pair_id: int, label: str, annotator: str | None = None) -> HumanLabel:
+        """See `JudgeClient.label`."""
+        return await self._run(_flows.label(pair_id, label, annotator))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -19,7 +19,15 @@ from typing import Any
 from judge_service.client import _frames
 from judge_service.client._http import Call, Flow, Sleep
 from judge_service.client._inputs import PreparedPairs, chunk_bodies, encode_pair, load_pairs
-from judge_service.client._results import Estimate, Judge, Plan, RunInfo, Stats, UploadResult
+from judge_service.client._results import (
+    Estimate,
+    HumanLabel,
+    Judge,
+    Plan,
+    RunInfo,
+    Stats,
+    UploadResult,
+)
 from judge_service.client.errors import JudgeServiceError, RunMismatchError
 
 DEFAULT_CHUNK_SIZE = 10_000  # the API's limit per request
@@ -57,12 +65,15 @@ class RunOptions:
     """How a new run is judged; each left None takes the server's default.
 
     `mode`: "live" or "batch"; `cache`: False to call the judges even for pairs already
-    judged identically in the project; `budget_usd`: stop spending at this much.
+    judged identically in the project; `budget_usd`: stop spending at this much;
+    `stop_when`: stop once decided, e.g. `{"excludes": 0.5}` (sent as given: the server
+    checks it and answers a bad one with a 422).
     """
 
     mode: str | None = None
     cache: bool | None = None
     budget_usd: float | None = None
+    stop_when: Mapping[str, Any] | None = None
 
     def body(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -241,9 +252,11 @@ def wait(
             bar.total = run.counts.judgments_expected
             bar.n = run.counts.judgments_finished
             # A dict keeps this order (keyword arguments would be sorted); it also refreshes.
-            bar.set_postfix(
-                {"judged": run.counts.judgments_done, "failed": run.counts.judgments_failed}
-            )
+            counts = run.counts
+            postfix = {"judged": counts.judgments_done, "failed": counts.judgments_failed}
+            if counts.judgments_skipped:
+                postfix["skipped"] = counts.judgments_skipped
+            bar.set_postfix(postfix)
             # A run that spent its budget stays as it is until someone raises the budget.
             if run.finished or run.status == "budget_exhausted":
                 return run
@@ -332,6 +345,27 @@ def plan(half_width: float, options: Mapping[str, Any]) -> Flow[Plan]:
     body = {"half_width": half_width, **{k: v for k, v in options.items() if v is not None}}
     answer = yield Call("POST", "/v1/plan", json=body)
     return Plan.from_dict(answer)
+
+
+def label_queue(run_id: int, n: int, strategy: str, annotator: str | None) -> Flow[list[int]]:
+    """The next pairs for this annotator to label. Pairs handed out and not labelled come
+    back first, so a request repeated after a dropped connection draws nothing new."""
+    body = yield Call(
+        "GET",
+        f"/v1/runs/{run_id}/label-queue",
+        params={"n": n, "strategy": strategy, "annotator": annotator},
+    )
+    return [int(pair_id) for pair_id in body["pair_ids"]]
+
+
+def label(pair_id: int, verdict: str, annotator: str | None) -> Flow[HumanLabel]:
+    """A person's label on a pair; it replaces the same annotator's earlier one, so a repeat
+    after a dropped connection is harmless."""
+    body: dict[str, Any] = {"label": verdict}
+    if annotator is not None:
+        body["annotator"] = annotator
+    stored = yield Call("POST", f"/v1/pairs/{pair_id}/human-labels", json=body)
+    return HumanLabel.from_dict(stored)
 
 
 def retry_failed(run_id: int, reason: str | None = None) -> Flow[RunInfo]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Estimate",
     "Figures",
+    "HumanLabel",
     "Judge",
     "Plan",
     "RunCounts",
@@ -70,10 +71,13 @@ class RunCounts:
     judgments_done: int
     judgments_failed: int
     failed_by_reason: dict[str, int] = field(default_factory=dict)
+    # Never judged: left when the run stopped once decided (`stop_when`).
+    judgments_skipped: int = 0
 
     @property
     def judgments_finished(self) -> int:
-        return self.judgments_done + self.judgments_failed
+        """Done, failed or skipped: nothing more will happen to them."""
+        return self.judgments_done + self.judgments_failed + self.judgments_skipped
 
     @classmethod
     def from_dict(cls, body: Mapping[str, Any]) -> "RunCounts":
@@ -83,6 +87,7 @@ class RunCounts:
             body.get("judgments_done", 0),
             body.get("judgments_failed", 0),
             dict(body.get("failed_by_reason", {})),
+            body.get("judgments_skipped", 0),
         )
 
 
@@ -236,6 +241,33 @@ class Plan(_RawView):
 
     def __str__(self) -> str:
         return self.summary
+
+
+@dataclass(frozen=True)
+class HumanLabel(_RawView):
+    """`POST /v1/pairs/{id}/human-labels`: a person's label as the server stored it.
+
+    `source` is `queue` when the label queue handed this annotator the pair (the label counts
+    in the calibrated win rate), `ad_hoc` otherwise (it counts for agreement only).
+    """
+
+    pair_id: int
+    run_id: int
+    annotator: str
+    label: str
+    source: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> "HumanLabel":
+        return cls(
+            pair_id=int(body["pair_id"]),
+            run_id=int(body["run_id"]),
+            annotator=body["annotator"],
+            label=body["label"],
+            source=body["source"],
+            raw=dict(body),
+        )
 
 
 @dataclass(frozen=True)

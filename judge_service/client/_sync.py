@@ -24,6 +24,7 @@ from judge_service.client._http import (
 )
 from judge_service.client._results import (
     Estimate,
+    HumanLabel,
     Judge,
     Plan,
     RunFields,
@@ -147,10 +148,12 @@ class JudgeClient:
         mode: str | None = None,
         cache: bool | None = None,
         budget_usd: float | None = None,
+        stop_when: Mapping[str, Any] | None = None,
     ) -> "Run":
-        """A new, empty run; a setting left None (`rubric`, `mode`, `cache`, `budget_usd`)
-        takes the server's default."""
-        options = _flows.RunOptions(mode, cache, budget_usd)
+        """A new, empty run; a setting left None (`rubric`, `mode`, `cache`, `budget_usd`,
+        `stop_when`) takes the server's default. `stop_when={"excludes": 0.5}` or
+        `{"half_width": 0.03}` stops judging once the run is decided (docs/statistics.md)."""
+        options = _flows.RunOptions(mode, cache, budget_usd, stop_when)
         flow = _flows.create_run(name, baseline, candidate, judges, swap, rubric, options)
         return Run(self, self._run(flow))
 
@@ -188,13 +191,15 @@ class JudgeClient:
         mode: str | None = None,
         cache: bool | None = None,
         budget_usd: float | None = None,
+        stop_when: Mapping[str, Any] | None = None,
     ) -> "Run":
         """Create (or reuse) a run, upload the pairs it lacks, and wait for the verdicts.
 
         `data` is a pandas DataFrame, a list of dicts, or a .jsonl/.csv/.parquet
         path. Calling again with the same `name` (or, without a name, the same
         data and judges) resumes: only missing pairs are sent. The run's
-        `upload` attribute says what this call sent.
+        `upload` attribute says what this call sent. `mode`, `cache`, `budget_usd` and
+        `stop_when` apply to a run created here, as in `create_run`.
         """
         info, result = self._run(
             _flows.compare(
@@ -210,7 +215,7 @@ class JudgeClient:
                 progress=progress,
                 chunk_size=chunk_size,
                 timeout=timeout,
-                options=_flows.RunOptions(mode, cache, budget_usd),
+                options=_flows.RunOptions(mode, cache, budget_usd, stop_when),
             )
         )
         return Run(self, info, upload=result)
@@ -249,6 +254,28 @@ class JudgeClient:
             "mean_output_tokens": mean_output_tokens,
         }
         return self._run(_flows.plan(half_width, options))
+
+    def label_queue(
+        self,
+        run: "Run | int",
+        n: int = 10,
+        strategy: str = "active",
+        annotator: str | None = None,
+    ) -> list[int]:
+        """The next `n` pair ids for a person to label, drawn by the run's label queue.
+
+        Label them in this order with `label()`: only queue labels correct the judge in the
+        calibrated win rate. `strategy`: "active" favours pairs the judges were unsure of,
+        "uniform" draws every pair alike. `annotator`: who labels; with an API key, the
+        key's annotator (leave it None), on an open server required.
+        """
+        run_id = run if isinstance(run, int) else run.id
+        return self._run(_flows.label_queue(run_id, n, strategy, annotator))
+
+    def label(self, pair_id: int, label: str, annotator: str | None = None) -> HumanLabel:
+        """Record a person's preference on a pair ("baseline", "candidate" or "tie"),
+        replacing this annotator's earlier label on it."""
+        return self._run(_flows.label(pair_id, label, annotator))
 
     # -- lifecycle -----------------------------------------------------------
 

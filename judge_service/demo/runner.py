@@ -2,8 +2,10 @@
 
 Starts the simulated provider, the API and (when JUDGE_REDIS_URL is set) RQ
 worker processes, submits the bundled synthetic sample over HTTP, follows the
-run, and prints its figures. Nothing here is a real evaluation: the judges are
-the simulated provider's transparent decision rule.
+run, has a SIMULATED annotator label pairs through the label queue, and prints
+the figures, the calibrated one included. Nothing here is a real evaluation:
+the judges are the simulated provider's transparent decision rule, the
+annotator another (`annotator.py`).
 """
 
 import json
@@ -19,19 +21,23 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer, free_port
+from judge_service.client import JudgeClient
 from judge_service.config import Settings
 from judge_service.db import migrate
+from judge_service.demo import annotator
 from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
 from judge_service.simulate.server import create_app as create_simulator
-from judge_service.tables import breakdown_table, headline, report
+from judge_service.tables import breakdown_table, ci_level, ci_range, headline, pct, report
 
 KEY_ENV = "JUDGE_SIMULATED_KEY"
 RUBRIC = "reasoning-trace"
 RUN_TIMEOUT_S = 600
+LABELS = 120  # the simulated annotator's labels, at most one per pair
 
 
 def demo_judges(simulator_url: str) -> dict[str, dict[str, Any]]:
@@ -126,8 +132,71 @@ def _follow(client: httpx.Client, run_id: int, console: Console) -> dict[str, An
             time.sleep(0.25)
 
 
-def run_demo(pairs: int = 240, workers: int = 2, port: int = 8000, serve: bool = True) -> int:
-    """Judge the sample, print the figures, then (with `serve`) keep the dashboard up."""
+def _pairs_by_id(
+    client: httpx.Client, run_id: int, sample: list[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """The run's pair ids, each with the sample pair it holds (the annotator reads the pair)."""
+    by_external = {pair["external_id"]: pair for pair in sample}
+    found: dict[int, dict[str, Any]] = {}
+    after: int | None = 0
+    while after is not None:
+        page = client.get(f"/v1/runs/{run_id}/pairs", params={"after_id": after, "limit": 1000})
+        page = page.raise_for_status().json()
+        found.update({item["pair_id"]: by_external[item["external_id"]] for item in page["items"]})
+        after = page["next_after_id"]
+    return found
+
+
+def _simulate_labels(
+    api_url: str,
+    http: httpx.Client,
+    run_id: int,
+    sample: list[dict[str, Any]],
+    target: int,
+    console: Console,
+) -> int:
+    """Through the client, as a labelling tool would: the queue's pairs, in its order.
+
+    Returns how many pairs were labelled."""
+    console.print(
+        f"[bold yellow]SIMULATED ANNOTATOR[/]: {annotator.NAME!r} labels up to {target} pairs "
+        "the label queue hands out (active strategy). A rule stands in for a person: the "
+        "trace whose final answer matches the reference wins, both or neither is a tie, "
+        f"{100 * annotator.ERROR_RATE:g}% of labels are wrong (seeded). No person labelled "
+        "anything."
+    )
+    columns = (TextColumn("labelling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    pairs = _pairs_by_id(http, run_id, sample)
+    with JudgeClient(api_url) as client, Progress(*columns, console=console) as progress:
+        task = progress.add_task("labelling", total=target)
+        labelled = 0
+        for labelled in annotator.label_through_queue(client, run_id, pairs, target):
+            progress.update(task, completed=labelled)
+    return labelled
+
+
+def calibrated_line(stats: dict[str, Any], labelled: int) -> str:
+    """The panel's calibrated win rate beside the judges', said to come from simulated labels."""
+    level = ci_level(stats)
+    judges = f"the judges' {pct(stats['win_rate'])} ({level} CI {ci_range(stats['win_rate_ci'])})"
+    calibrated = stats["calibrated"]  # null only for a rubric axis
+    source = (
+        f"SIMULATED annotator, not people: {calibrated['labels_used']} labels from the label "
+        f"queue on {labelled} pairs"
+    )
+    if calibrated["estimate"] is None:
+        return f"Calibrated win rate ({source}): none yet, {calibrated['reason']}"
+    return (
+        f"Calibrated win rate ({source}): {pct(calibrated['estimate'])} "
+        f"({level} CI {ci_range(calibrated['ci'])}) vs {judges}"
+    )
+
+
+def run_demo(
+    pairs: int = 240, workers: int = 2, port: int = 8000, serve: bool = True, labels: int = LABELS
+) -> int:
+    """Judge the sample, label up to `labels` pairs by the simulated annotator, print the
+    figures, then (with `serve`) keep the dashboard up."""
     console = Console()
     os.environ.setdefault(KEY_ENV, "simulated-not-a-secret")
     simulator_port = free_port()
@@ -175,6 +244,8 @@ def run_demo(pairs: int = 240, workers: int = 2, port: int = 8000, serve: bool =
             f"in both orders on the {run['rubric']} rubric ({run['scale']} scale)"
         )
         _follow(client, run["id"], console)
+        target = min(labels, accepted["accepted"])
+        labelled = _simulate_labels(api.url, client, run["id"], sample, target, console)
         stats = client.get(f"/v1/runs/{run['id']}/stats", params={"by": "modality"})
         stats = stats.raise_for_status().json()
         for part in report(stats):
@@ -187,6 +258,11 @@ def run_demo(pairs: int = 240, workers: int = 2, port: int = 8000, serve: bool =
         }
         console.print(breakdown_table("Per-axis win rates (panel)", "axis", by_axis))
         console.print(f"[bold]{headline(stats)}[/] [yellow](simulated judges)[/]")
+        console.print(Text(calibrated_line(stats, labelled), style="bold"), soft_wrap=True)
+        console.print(
+            f"(the annotator's rule on all {len(sample)} pairs gives "
+            f"{pct(annotator.rule_win_rate(sample))}: the figure the calibrated one estimates)"
+        )
         console.print(f"API docs: {api.url}/docs")
         console.print(f"[bold]Dashboard: {api.url}/runs/{run['id']}[/] (all runs: {api.url}/)")
         if serve:
