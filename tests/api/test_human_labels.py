@@ -10,6 +10,7 @@ from judge_service.api.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.demo.sample import sample_pairs
+from tests.api.plans import B, C, apply_plan
 from tests.api.test_auth import client, new_key
 from tests.conftest import create_run
 from tests.test_cli import cli
@@ -106,6 +107,9 @@ def test_the_dashboard_labels_as_the_signed_in_key(keyed: str, pg_url: str) -> N
     with client(keyed, key) as api:
         run = create_run(api, ["sim"])
         api.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample_pairs(3)})
+        # Judged: the label queue samples a finished run only.
+        ties = {"sim": {B: "tie", C: "tie"}}
+        apply_plan(pg_url, run["id"], {pair["external_id"]: ties for pair in sample_pairs(3)})
         pair_ids = [
             item["pair_id"] for item in api.get(f"/v1/runs/{run['id']}/pairs").json()["items"]
         ]
@@ -114,7 +118,7 @@ def test_the_dashboard_labels_as_the_signed_in_key(keyed: str, pg_url: str) -> N
         for pair_id in pair_ids:
             label = {"label": "tie", "annotator": "carol"}  # what the page's script sends
             assert api.post(f"/v1/pairs/{pair_id}/human-labels", json=label).status_code == 201
-        # The random-sample link names whoever the browser remembered: the key decides.
+        # The label-queue link names whoever the browser remembered: the key decides.
         done = api.get(f"/runs/{run['id']}/label", params={"annotator": "mallory"})
     assert done.status_code == 303
     assert done.headers["location"] == f"/runs/{run['id']}/pairs?human=labelled"
