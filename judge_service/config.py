@@ -120,11 +120,18 @@ class Settings(BaseSettings):
 
     chunk_size: int = Field(default=20, ge=1, le=1000)
     job_timeout_s: int = Field(default=900, ge=10)
-    # A claim outlives its job's timeout by this much (RQ kills a stuck horse at timeout + 60 s),
-    # so a live job never loses its claims; a killed worker's come back a lease after the claim.
+    # A queued row's lease (`lease_s`) outlives a job's timeout by this much: the reconciler
+    # takes a pending row for lost (its job gone with Redis) only once the job that carries it
+    # could have been taken from the queue and run to its timeout.
     lease_margin_s: int = Field(default=60, ge=1)
+    # A claim's lease: a job renews its claims every `heartbeat_s` while it runs
+    # (`jobs/heartbeat.py`), so a live job keeps them (two beats may be missed) and a dead
+    # worker's lapse, to be queued again by the next reconcile: within claim_lease_s +
+    # reconcile_interval_s (20 s) of the kill.
+    claim_lease_s: float = Field(default=10.0, gt=0)
+    heartbeat_s: float = Field(default=3.0, gt=0)
     # How often each RQ worker queues again what was left pending or claimed past its lease.
-    reconcile_interval_s: int = Field(default=60, ge=1)
+    reconcile_interval_s: int = Field(default=10, ge=1)
     inprocess_workers: int = Field(default=4, ge=1, le=64)
     # Batch mode: judgments per provider batch (OpenAI takes 50,000, Anthropic 100,000), and
     # how many batches a judgment may go in before an error or unreadable reply is final.
@@ -186,8 +193,18 @@ class Settings(BaseSettings):
 
     @property
     def lease_s(self) -> int:
-        """A claimed judgment is reclaimable once its job can no longer be running."""
+        """How long a queued row waits for its job before the reconciler queues it again."""
         return self.job_timeout_s + self.lease_margin_s
+
+    @model_validator(mode="after")
+    def _beats_fit_in_a_lease(self) -> Self:
+        """A lease outlasts two beats: one late beat (a busy machine) loses no claim."""
+        if 2 * self.heartbeat_s > self.claim_lease_s:
+            raise ValueError(
+                f"heartbeat_s ({self.heartbeat_s} s) must be at most half of claim_lease_s "
+                f"({self.claim_lease_s} s)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _calls_fit_in_a_job(self) -> Self:

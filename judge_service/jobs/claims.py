@@ -3,7 +3,8 @@
 A job names pairs, not judgments. It claims the pairs' pending judgments with
 one conditional UPDATE (a row already claimed under a live lease is skipped),
 and every later write is conditioned on its claim token: a worker that lost
-its lease can never overwrite the result of the one that took over.
+its lease can never overwrite the result of the one that took over. The lease
+is short and renewed while the job runs (`renew`, `jobs/heartbeat.py`).
 """
 
 import logging
@@ -117,7 +118,7 @@ def claim(
     sessions: sessionmaker[Session],
     pair_ids: list[int],
     token: str,
-    lease_s: int,
+    lease_s: float,
     judges: dict[str, JudgeConfig],
 ) -> list[WorkItem]:
     now = utcnow()
@@ -137,7 +138,7 @@ def claim_more(
     sessions: sessionmaker[Session],
     run_ids: list[int],
     token: str,
-    lease_s: int,
+    lease_s: float,
     judges: dict[str, JudgeConfig],
     limit: int,
 ) -> list[WorkItem]:
@@ -175,7 +176,7 @@ def claim_more(
         return work_items(session, claimed, judges) if claimed else []
 
 
-def _claiming(token: str, lease_s: int, now: datetime) -> Update:
+def _claiming(token: str, lease_s: float, now: datetime) -> Update:
     """The UPDATE that claims the rows its WHERE picks, returning their ids."""
     return (
         update(Judgment)
@@ -403,6 +404,33 @@ def release(sessions: sessionmaker[Session], token: str) -> int:
             .execution_options(synchronize_session=False)
         )
     return released.rowcount
+
+
+def renew(
+    sessions: sessionmaker[Session], token: str, judgment_ids: Sequence[int], lease_s: float
+) -> int:
+    """Extend the lease of these judgments still running under this claim; how many were.
+
+    A row another claim took (this one's lease had run out), or the reconciler queued again,
+    carries another token or none and is left alone. Rows a write or a claim has locked are
+    skipped, not waited for: a lock taken in another order could deadlock, and a row being
+    stored needs no lease; the next beat renews any that are still running.
+    """
+    now = utcnow()
+    running = Judgment.status == JudgmentStatus.RUNNING
+    mine = (
+        select(Judgment.id)
+        .where(Judgment.id.in_(judgment_ids), Judgment.claim_token == token, running)
+        .with_for_update(skip_locked=True)
+    )
+    with sessions.begin() as session:
+        renewed = session.execute(
+            update(Judgment)
+            .where(Judgment.id.in_(mine), Judgment.claim_token == token, running)
+            .values(lease_expires_at=now + timedelta(seconds=lease_s))
+            .execution_options(synchronize_session=False)
+        )
+    return renewed.rowcount
 
 
 def _waiting(state: RetryCallState) -> None:

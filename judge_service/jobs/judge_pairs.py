@@ -38,6 +38,7 @@ from judge_service.jobs.claims import (
     release,
     store_many,
 )
+from judge_service.jobs.heartbeat import Heartbeat
 from judge_service.jobs.job_loop import JobLoop
 from judge_service.jobs.stopping import stop_decided
 from judge_service.judging.concurrency import AdaptiveConcurrency
@@ -97,31 +98,38 @@ def judge_pairs(pair_ids: list[int]) -> dict[str, int]:
 def judge_chunk(
     settings: Settings, pair_ids: list[int], stop: threading.Event | None = None
 ) -> ChunkSummary:
-    """Claim, judge, store; database calls wait out an outage for as long as a lease lasts."""
+    """Claim, judge, store, renewing the claims meanwhile (`jobs/heartbeat.py`); database
+    calls wait out an outage for up to the job's timeout."""
     sessions = session_factory(settings.database_url)
     token = uuid.uuid4().hex
-    window = settings.lease_s
-    claimed = patiently(window, claim, sessions, pair_ids, token, window, settings.all_judges)
+    window = settings.job_timeout_s
+    lease = settings.claim_lease_s
+    claimed = patiently(window, claim, sessions, pair_ids, token, lease, settings.all_judges)
     if not claimed:
         return ChunkSummary(0, 0, 0, 0)
     _log_claimed(claimed)
     stop = stop or threading.Event()
     outcomes: Counter[tuple[int, str]] = Counter()
     totals: Counter[str] = Counter()
-    refill = _refill(settings, sessions, token, claimed, stop)
-    try:
-        items, copied = patiently(window, reuse_cached, sessions, claimed, token)
-        outcomes.update((item.run_id, "done") for item in copied)
-        with asyncio.Runner(loop_factory=JobLoop) as runner:
-            runner.run(_judge_all(items, settings, sessions, token, stop, outcomes, refill))
-    finally:
-        # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.
-        released = patiently(window, release, sessions, token)
-        for run_id, run_items in _by_run(claimed).items():
-            counts = {outcome: outcomes[run_id, outcome] for outcome in OUTCOMES}
-            totals.update(counts)
-            counts["released"] = len(run_items) - sum(counts.values())
-            log.info("chunk judged", extra=_run_fields(run_id, run_items) | counts)
+    with Heartbeat(settings, sessions, token) as heartbeat:
+        heartbeat.hold(claimed)
+        refill = _refill(settings, sessions, token, claimed, stop, heartbeat)
+        try:
+            items, copied = patiently(window, reuse_cached, sessions, claimed, token)
+            heartbeat.let_go(copied)
+            outcomes.update((item.run_id, "done") for item in copied)
+            with asyncio.Runner(loop_factory=JobLoop) as runner:
+                runner.run(
+                    _judge_all(items, settings, sessions, token, stop, outcomes, refill, heartbeat)
+                )
+        finally:
+            # Only non-empty when interrupted (job timeout, SIGTERM): give the rest back.
+            released = patiently(window, release, sessions, token)
+            for run_id, run_items in _by_run(claimed).items():
+                counts = {outcome: outcomes[run_id, outcome] for outcome in OUTCOMES}
+                totals.update(counts)
+                counts["released"] = len(run_items) - sum(counts.values())
+                log.info("chunk judged", extra=_run_fields(run_id, run_items) | counts)
     # Its runs with a stop rule: the sequence changed only if the chunk stored an outcome.
     deciding = sorted({item.run_id for item in claimed if item.stops})
     if deciding and totals["done"]:
@@ -135,6 +143,7 @@ def _refill(
     token: str,
     claimed: list[WorkItem],
     stop: threading.Event,
+    heartbeat: Heartbeat,
 ) -> Callable[[], tuple[list[WorkItem], list[WorkItem]]]:
     """How a job claims more of its runs' work once its own calls have all gone out.
 
@@ -144,7 +153,7 @@ def _refill(
     too late: only while its slowest possible call would still end within half the job's
     timeout, the other half being for the queue at the judges' rate budgets. Runs in a thread.
     """
-    window = settings.lease_s
+    window = settings.job_timeout_s
     run_ids = sorted({item.run_id for item in claimed})
     limit = max(len(claimed), 2 * settings.chunk_size)
     configs = [settings.all_judges.get(item.judge) for item in claimed]
@@ -156,13 +165,22 @@ def _refill(
         copied: list[WorkItem] = []
         while not to_call and time.monotonic() < until and not stop.is_set():
             fresh = patiently(
-                window, claim_more, sessions, run_ids, token, window, settings.all_judges, limit
+                window,
+                claim_more,
+                sessions,
+                run_ids,
+                token,
+                settings.claim_lease_s,
+                settings.all_judges,
+                limit,
             )
             if not fresh:
                 break
+            heartbeat.hold(fresh)
             claimed.extend(fresh)
             _log_claimed(fresh)
             to_call, answered = patiently(window, reuse_cached, sessions, fresh, token)
+            heartbeat.let_go(answered)
             copied += answered
         return to_call, copied
 
@@ -278,6 +296,7 @@ async def _judge_all(
     stop: threading.Event,
     outcomes: Counter[tuple[int, str]],
     refill: Callable[[], tuple[list[WorkItem], list[WorkItem]]],
+    heartbeat: Heartbeat,
 ) -> None:
     """Judge every item and every refill's, counting each stored result in `outcomes` as
     (run id, outcome)."""
@@ -375,8 +394,9 @@ async def _judge_all(
             results = [(item, result) for item, result, _ in entries if result is not None]
             if results:
                 stored = await asyncio.to_thread(
-                    patiently, settings.lease_s, store_many, sessions, token, results
+                    patiently, settings.job_timeout_s, store_many, sessions, token, results
                 )
+                heartbeat.let_go(item for item, _ in results)
                 for (item, result), written in zip(results, stored, strict=True):
                     if written:
                         log.debug("stored %s", result.status, extra=item.log_fields)

@@ -2,9 +2,10 @@
 
 Redis may lose a job (flushed, restarted) and a worker may die holding claims;
 the database still has every judgment. A row's `lease_expires_at` says until
-when whoever holds it is presumed alive: for a running row the worker's claim,
-for a pending row the queued job that carries it (or, never leased, a lease
-after the row was created). Past that, the reconciler queues the row again.
+when whoever holds it is presumed alive: for a running row the worker's claim
+(renewed by its live job's heartbeat, `jobs/heartbeat.py`), for a pending row the
+queued job that carries it (or, never leased, a lease after the row was created).
+Past that, the reconciler queues the row again.
 
 It marks the rows it queues with a conditional UPDATE in the same transaction
 as the dispatch, so reconcilers running at once (every worker runs one, the

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ CONCURRENCY = 2
 JOB_TIMEOUT_S = 10
 LEASE_MARGIN_S = 2
 RECONCILE_INTERVAL_S = 1
+# The stack at default settings: a job keeps this many calls of half a second in flight.
+DEFAULT_STACK_LATENCY_S = 0.5
+DEFAULT_STACK_SLOTS = 8
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +128,26 @@ class Worker:
         return self.log_path.read_text(errors="replace")
 
 
+class CallCounter:
+    """ASGI middleware around the simulator: judge calls received, and answered (the reply
+    made, whether or not its caller is still there to read it: a provider bills it)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.received = 0
+        self.answered = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].endswith("/chat/completions"):
+            await self.app(scope, receive, send)
+            return
+        self.received += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.answered += 1
+
+
 @dataclass(frozen=True)
 class Row:
     pair_id: int
@@ -144,6 +167,7 @@ class CrashStack:
     pg: PrivatePostgres
     redis: PrivateRedis
     log_dir: Path
+    calls: CallCounter
     workers: list[Worker] = field(default_factory=list)
 
     @property
@@ -215,45 +239,75 @@ def one_row_per_call(rows: list[Row]) -> Counter[int]:
     return Counter(Counter((row.pair_id, row.judge, row.order) for row in rows).values())
 
 
-def fast_judges(simulator_url: str) -> dict[str, dict[str, Any]]:
-    """The OpenAI-format simulated judge, two calls at a time, a timeout that fits the job."""
-    judge = simulated_judges(simulator_url)["sim"]
-    return {"sim": {**judge, "timeout_s": 5.0, "max_concurrency": CONCURRENCY}}
+@contextmanager
+def _stack(
+    pg: PrivatePostgres,
+    redis: PrivateRedis,
+    log_dir: Path,
+    simulator_config: SimulatorConfig,
+    judge: dict[str, Any],
+    **settings_overrides: Any,
+) -> Iterator[CrashStack]:
+    """A fresh database and queue on the private servers, the API and a simulator."""
+    for server in (pg, redis):
+        if not server.running():
+            server.start()  # a failed test before this one may have left it stopped
+    name = f"crash_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database_url = pg.url(name).replace("postgresql://", "postgresql+psycopg://", 1)
+    migrate.upgrade(database_url)
+    with ExitStack() as cleanup:
+        counter = CallCounter(create_simulator(simulator_config))
+        simulator = cleanup.enter_context(BackgroundServer(counter))
+        settings = Settings(
+            database_url=database_url,
+            redis_url=redis.url,
+            queue_name=f"crash-{uuid.uuid4().hex[:8]}",
+            judges={"sim": {**simulated_judges(simulator.url)["sim"], **judge}},
+            **settings_overrides,
+        )
+        api = cleanup.enter_context(BackgroundServer(create_app(settings)))
+        client = cleanup.enter_context(httpx.Client(base_url=api.url, timeout=30))
+        stack = CrashStack(settings, client, simulator, pg, redis, log_dir, counter)
+        cleanup.callback(lambda: [worker.stop() for worker in stack.workers])
+        yield stack
+    if not pg.running():
+        pg.start()
+    engine_for(database_url).dispose()
+    with psycopg.connect(pg.url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def crash_stack(
     private_pg: PrivatePostgres, private_redis: PrivateRedis, tmp_path: Path
 ) -> Iterator[CrashStack]:
-    """A fresh database and queue on the private servers, the API and a slow simulator."""
-    for server in (private_pg, private_redis):
-        if not server.running():
-            server.start()  # a failed test before this one may have left it stopped
-    name = f"crash_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(private_pg.url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database_url = private_pg.url(name).replace("postgresql://", "postgresql+psycopg://", 1)
-    migrate.upgrade(database_url)
+    """Short timeouts and leases, a slow simulator, two calls at a time per job."""
     config = SimulatorConfig(latency_mean_s=SIM_LATENCY_S, latency_jitter_s=SIM_JITTER_S, seed=5)
-    with ExitStack() as cleanup:
-        simulator = cleanup.enter_context(BackgroundServer(create_simulator(config)))
-        settings = Settings(
-            database_url=database_url,
-            redis_url=private_redis.url,
-            queue_name=f"crash-{uuid.uuid4().hex[:8]}",
-            judges=fast_judges(simulator.url),
-            chunk_size=6,
-            job_timeout_s=JOB_TIMEOUT_S,
-            lease_margin_s=LEASE_MARGIN_S,
-            reconcile_interval_s=RECONCILE_INTERVAL_S,
-        )
-        api = cleanup.enter_context(BackgroundServer(create_app(settings)))
-        client = cleanup.enter_context(httpx.Client(base_url=api.url, timeout=30))
-        stack = CrashStack(settings, client, simulator, private_pg, private_redis, tmp_path)
-        cleanup.callback(lambda: [worker.stop() for worker in stack.workers])
+    with _stack(
+        private_pg,
+        private_redis,
+        tmp_path,
+        config,
+        {"timeout_s": 5.0, "max_concurrency": CONCURRENCY},
+        chunk_size=6,
+        job_timeout_s=JOB_TIMEOUT_S,
+        lease_margin_s=LEASE_MARGIN_S,
+        reconcile_interval_s=RECONCILE_INTERVAL_S,
+    ) as stack:
         yield stack
-    if not private_pg.running():
-        private_pg.start()
-    engine_for(database_url).dispose()
-    with psycopg.connect(private_pg.url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def default_stack(
+    private_pg: PrivatePostgres, private_redis: PrivateRedis, tmp_path: Path
+) -> Iterator[CrashStack]:
+    """Every timing setting (job timeout, leases, heartbeat, reconcile) at its default."""
+    config = SimulatorConfig(
+        latency_mean_s=DEFAULT_STACK_LATENCY_S, latency_jitter_s=SIM_JITTER_S, seed=6
+    )
+    with _stack(
+        private_pg, private_redis, tmp_path, config, {"max_concurrency": DEFAULT_STACK_SLOTS}
+    ) as stack:
+        yield stack
