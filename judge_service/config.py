@@ -41,7 +41,9 @@ class JudgeConfig(BaseModel):
     max_tokens: int = Field(default=1024, ge=1)
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
-    max_concurrency: int = Field(default=8, ge=1, le=1024)
+    # A cap on the calls one job keeps in flight; unset, they follow the judge's rate limit
+    # at the latency observed (`judging/concurrency.py`), up to 1,024.
+    max_concurrency: int | None = Field(default=None, ge=1, le=1024)
     # The provider's limits for this key and model, shared by every worker (through Redis).
     rpm_limit: int | None = Field(default=None, ge=1, description="Requests per minute")
     tpm_limit: int | None = Field(default=None, ge=1, description="Tokens per minute")
@@ -118,7 +120,10 @@ class Settings(BaseSettings):
     judges_file: Path | None = None
     judges: dict[str, JudgeConfig] = Field(default_factory=dict)
 
-    chunk_size: int = Field(default=20, ge=1, le=1000)
+    # Pairs per job: large enough that a job's set-up (~180 ms of CPU) is a small share of
+    # its judgments' CPU; a job whose calls have all gone out claims more of its runs' work
+    # (`jobs/judge_pairs.py`), so a large chunk leaves no worker idle behind another.
+    chunk_size: int = Field(default=100, ge=1, le=1000)
     job_timeout_s: int = Field(default=900, ge=10)
     # A queued row's lease (`lease_s`) outlives a job's timeout by this much: the reconciler
     # takes a pending row for lost (its job gone with Redis) only once the job that carries it

@@ -1,9 +1,10 @@
-"""A judge's calls paced to what the provider allows: shared budget, AIMD, one retry layer.
+"""A judge's calls paced to what the provider allows: shared budget, concurrency, one retry layer.
 
-Every attempt (the retries included) waits for the judge's shared rate budget and any
-pause (`ops/rate_limits.py`), then reports to the job's adaptive concurrency whether the
-provider refused it (`judging/concurrency.py`); refused or failed attempts are retried by
-`judging/retries.py` alone.
+Every attempt (the retries included) tells the job's adaptive concurrency the rate the
+judge's shared budget allows, waits for that budget and any pause (`ops/rate_limits.py`),
+then reports whether the provider refused it (`judging/concurrency.py`); refused or failed
+attempts are retried by `judging/retries.py` alone. Each call and attempt reports when it
+begins and ends, so the concurrency knows when a slot waits with no answer on its way.
 """
 
 from collections.abc import Callable
@@ -58,21 +59,29 @@ class PacedJudge:
         tokens = estimated_tokens(self._config, call)
 
         async def attempt() -> JudgeReply:
+            self.concurrency.follow(self._budget.calls_per_s(tokens))
             await self._budget.acquire(tokens)
             sent()
             epoch = self.concurrency.epoch
+            self.concurrency.answering(+1)
             try:
                 reply = await self._provider.complete(call)
             except Exception as exc:
                 if _refused(exc):
                     self.concurrency.throttled(epoch)
                 raise
+            finally:
+                self.concurrency.answering(-1)
             await self.concurrency.succeeded()
             used = (reply.input_tokens or 0) + (reply.output_tokens or 0)
             await self._budget.settle(tokens, used or None)
             return reply
 
-        return await with_retries(attempt, self._config.max_retries)
+        self.concurrency.calling(+1)
+        try:
+            return await with_retries(attempt, self._config.max_retries)
+        finally:
+            self.concurrency.calling(-1)
 
     async def aclose(self) -> None:
         await self._provider.aclose()

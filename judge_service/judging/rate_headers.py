@@ -89,3 +89,20 @@ def pause_s(status: int, headers: Mapping[str, str]) -> float | None:
         waits.append(retry_after_s(headers))
     known = [wait for wait in waits if wait]
     return max(known) if known else None
+
+
+def announced_limits(headers: Mapping[str, str]) -> tuple[int | None, int | None]:
+    """The requests and tokens per minute the provider says this key may use, if it says.
+
+    OpenAI's `x-ratelimit-limit-{requests,tokens}` and Anthropic's
+    `anthropic-ratelimit-{requests,tokens}-limit` (tokens: the most restrictive of its
+    token limits) are both per minute.
+    """
+    found: list[int | None] = []
+    for names in (
+        ("x-ratelimit-limit-requests", "anthropic-ratelimit-requests-limit"),
+        ("x-ratelimit-limit-tokens", "anthropic-ratelimit-tokens-limit"),
+    ):
+        values = [headers.get(name, "").strip() for name in names]
+        found.append(next((int(v) for v in values if v.isdigit() and int(v) > 0), None))
+    return found[0], found[1]

@@ -17,6 +17,11 @@ smoothly and the provider's own bucket never runs dry.
 A pause (a provider's `retry-after`, or a reset it announced when its remaining quota hit
 zero) is a key with that expiry: every acquire of that judge, everywhere, waits it out.
 
+A judge given no `rpm_limit` (or `tpm_limit`) takes the one its provider announces in its
+rate-limit headers, learned by every process from the responses it reads; the configured
+limits win. The rate that results also sizes the calls a job keeps in flight
+(`judging/concurrency.py`).
+
 Without Redis (the embedded mode: one process) nothing is shared and nothing is enforced
 here; the retry layer still waits out `retry-after` for the call that received it.
 """
@@ -24,10 +29,12 @@ here; the retry layer still waits out `retry-after` for the call that received i
 import asyncio
 import logging
 import random
+from collections.abc import Mapping
 
 import redis.asyncio
 
 from judge_service.config import MAX_RETRY_WAIT_S
+from judge_service.judging.rate_headers import announced_limits
 from judge_service.redis_clients import job_redis
 
 log = logging.getLogger(__name__)
@@ -99,8 +106,11 @@ class JudgeBudget:
     ) -> None:
         self._client = client
         self._judge = judge
-        self._rpm = rpm_limit or 0
+        self._rpm_limit = rpm_limit
+        self._tpm_limit = tpm_limit
+        self._rpm = rpm_limit or 0  # 0: none known, configured or learned
         self._tpm = tpm_limit or 0
+        self._tokens_per_call: float | None = None  # the replies' mean, once one is settled
         self._keys = [
             budget_key(namespace, judge, what) for what in ("pause", "requests", "tokens")
         ]
@@ -134,8 +144,29 @@ class JudgeBudget:
             await asyncio.sleep(delay)
             waited += delay
 
+    def calls_per_s(self, tokens: int) -> float | None:
+        """The calls a second the limits let through, at `tokens` a call until replies tell
+        the real cost; None when no limit is known."""
+        rates = []
+        if self._rpm:
+            rates.append(self._rpm / 60)
+        if self._tpm:
+            rates.append(self._tpm / 60 / max(1.0, self._tokens_per_call or tokens))
+        return min(rates) if rates else None
+
+    def learn(self, headers: Mapping[str, str]) -> None:
+        """Take the limits the provider announces for those not configured."""
+        rpm, tpm = announced_limits(headers)
+        if rpm and not self._rpm_limit:
+            self._rpm = rpm
+        if tpm and not self._tpm_limit:
+            self._tpm = tpm
+
     async def settle(self, estimated: int, actual: int | None) -> None:
         """Charge the tokens a reply really used instead of the estimate acquired with."""
+        if actual is not None:
+            mean = self._tokens_per_call
+            self._tokens_per_call = actual if mean is None else 0.9 * mean + 0.1 * actual
         if self._client is None or not self._tpm or actual is None or actual == estimated:
             return
         try:
@@ -143,8 +174,11 @@ class JudgeBudget:
         except Exception as exc:
             log.warning("tokens not settled: %r", exc, extra={"judge": self._judge})
 
-    async def pause(self, seconds: float) -> None:
-        """Make every process wait `seconds` (at most `MAX_RETRY_WAIT_S`) before the next call."""
+    async def pause(self, seconds: float, headers: Mapping[str, str] | None = None) -> None:
+        """Make every process wait `seconds` (at most `MAX_RETRY_WAIT_S`) before the next call;
+        and learn the limits announced in the response's `headers`, when given."""
+        if headers is not None:
+            self.learn(headers)
         if self._client is None or seconds <= 0:
             return
         millis = max(1, round(min(seconds, MAX_RETRY_WAIT_S) * 1000))

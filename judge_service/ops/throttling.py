@@ -10,14 +10,14 @@ Counting never fails a judge call: only 429s and 529s touch Redis, with one boun
 (`redis_clients.PROBE_TIMEOUT_S`), and an error drops that count with a warning.
 
 The same hook reads the rate-limit headers: a `retry-after`, or a quota reported spent
-until its reset, becomes a pause of the judge that every worker waits out
-(`ops/rate_limits.py`).
+until its reset, becomes a pause of the judge that every worker waits out, and the limits
+they announce become the judge's budget when none is configured (`ops/rate_limits.py`).
 """
 
 import logging
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from redis import Redis
 
@@ -45,17 +45,20 @@ class ThrottleCounter:
         self._redis = job_redis(redis_url) if redis_url else None
 
     def hook(
-        self, judge: str, pause: Callable[[float], Awaitable[None]] | None = None
+        self,
+        judge: str,
+        pause: Callable[[float, Mapping[str, str]], Awaitable[None]] | None = None,
     ) -> ResponseHook:
         """A response hook for `judge`'s client: counts its 429s and 529s, and calls `pause`
-        with how long the headers ask every caller of the judge to hold off, if they do."""
+        with how long the headers ask every caller of the judge to hold off (0: they do not)
+        and the headers themselves."""
 
         async def on_response(response: StatusResponse) -> None:
             if response.status_code in THROTTLED:
                 await self._add(judge, response.status_code)
-            wait = pause_s(response.status_code, response.headers) if pause else None
-            if pause and wait:
-                await pause(wait)
+            if pause is not None:
+                headers = response.headers
+                await pause(pause_s(response.status_code, headers) or 0.0, headers)
 
         return on_response
 

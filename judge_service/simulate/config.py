@@ -88,6 +88,12 @@ class SimulatorConfig(BaseModel):
     """Requests per minute, as a continuously refilled token bucket; None = unlimited."""
     rpm_burst: int | None = Field(None, ge=1)
     """Bucket capacity; None = `BURST_SECONDS` of quota, at least 1."""
+    tpm_limit: int | None = Field(None, ge=1)
+    """Tokens per minute (prompt and reply), a bucket like the requests' holding
+    `BURST_SECONDS` of it; a request is refused while it is spent. None = unlimited."""
+    rate_headers: bool = True
+    """Send the rate-limit headers of the route's provider (limit, remaining, reset) on every
+    reply; off, as many OpenAI-compatible servers do, only `retry-after` on a 429."""
     error_rate: Probability = 0.0
     """Share of requests answered with a server error (500, or 500/529 on Anthropic)."""
     position_bias: Probability = 0.0
@@ -121,6 +127,13 @@ class SimulatorConfig(BaseModel):
     """How long a provider batch stays in progress before it ends (checked when asked about)."""
     seed: int = 0
     """Seeds the per-pair hashes and the server's error draws."""
+
+    @property
+    def token_capacity(self) -> int | None:
+        """How many tokens may be spent back to back; None when there is no token limit."""
+        if self.tpm_limit is None:
+            return None
+        return max(1, math.ceil(self.tpm_limit * BURST_SECONDS / 60))
 
     @property
     def bucket_capacity(self) -> int | None:

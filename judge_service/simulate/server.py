@@ -155,6 +155,11 @@ class TokenBucket:
             return True
         return False
 
+    def spend(self, tokens: int) -> None:
+        """Charge what a reply cost once it is known; the bucket may go below empty."""
+        self._refill()
+        self._tokens -= tokens
+
     @property
     def remaining(self) -> int:
         self._refill()
@@ -163,6 +168,11 @@ class TokenBucket:
     def seconds_until_token(self) -> float:
         self._refill()
         return max(0.0, (1.0 - self._tokens) / self.rate)
+
+    @property
+    def exhausted(self) -> bool:
+        self._refill()
+        return self._tokens < 1.0
 
     def seconds_until_full(self) -> float:
         self._refill()
@@ -333,6 +343,12 @@ class _Simulator:
             if config.rpm_limit is not None and capacity is not None
             else None
         )
+        token_capacity = config.token_capacity
+        self.token_bucket = (
+            TokenBucket(config.tpm_limit, token_capacity)
+            if config.tpm_limit is not None and token_capacity is not None
+            else None
+        )
         self.error_rng = random.Random(f"errors:{config.seed}")
         self.latency_rng = random.Random(f"latency:{config.seed}")
         self.started_at = datetime.now(UTC)
@@ -389,28 +405,31 @@ class _Simulator:
         }
 
     def rate_headers(self, route: Route) -> dict[str, str]:
-        """Rate-limit headers in the provider's naming; none when there is no limit."""
-        if self.bucket is None:
+        """Rate-limit headers in the provider's naming, for the requests and tokens limits
+        there are; none when they are switched off."""
+        if not self.config.rate_headers:
             return {}
-        remaining = str(self.bucket.remaining)
-        until_full = self.bucket.seconds_until_full()
-        if route == "openai":
-            return {
-                "x-ratelimit-limit-requests": str(self.bucket.rpm),
-                "x-ratelimit-remaining-requests": remaining,
-                "x-ratelimit-reset-requests": _openai_duration(until_full),
-            }
-        # RFC 3339 to whole seconds, rounded up so the reset is never in the past.
-        reset = datetime.now(UTC) + timedelta(seconds=until_full)
-        if reset.microsecond:
-            reset = reset.replace(microsecond=0) + timedelta(seconds=1)
-        return {
-            "anthropic-ratelimit-requests-limit": str(self.bucket.rpm),
-            "anthropic-ratelimit-requests-remaining": remaining,
-            "anthropic-ratelimit-requests-reset": reset.isoformat(timespec="seconds").replace(
-                "+00:00", "Z"
-            ),
-        }
+        headers: dict[str, str] = {}
+        for what, bucket in (("requests", self.bucket), ("tokens", self.token_bucket)):
+            if bucket is None:
+                continue
+            remaining = str(max(0, bucket.remaining))
+            until_full = bucket.seconds_until_full()
+            if route == "openai":
+                headers[f"x-ratelimit-limit-{what}"] = str(bucket.rpm)
+                headers[f"x-ratelimit-remaining-{what}"] = remaining
+                headers[f"x-ratelimit-reset-{what}"] = _openai_duration(until_full)
+                continue
+            # RFC 3339 to whole seconds, rounded up so the reset is never in the past.
+            reset = datetime.now(UTC) + timedelta(seconds=until_full)
+            if reset.microsecond:
+                reset = reset.replace(microsecond=0) + timedelta(seconds=1)
+            headers[f"anthropic-ratelimit-{what}-limit"] = str(bucket.rpm)
+            headers[f"anthropic-ratelimit-{what}-remaining"] = remaining
+            headers[f"anthropic-ratelimit-{what}-reset"] = reset.isoformat(
+                timespec="seconds"
+            ).replace("+00:00", "Z")
+        return headers
 
     def error(
         self, route: Route, status: int, error_type: str, message: str, **headers: str
@@ -633,13 +652,20 @@ class _Simulator:
         self.last_request_at = time.time()
         self.first_request_at = self.first_request_at or self.last_request_at
         self.by_route[route] += 1
-        if self.bucket is not None and not self.bucket.try_take():
-            retry_after = max(1, math.ceil(self.bucket.seconds_until_token()))
+        # A spent token quota refuses before the request is counted against the requests'.
+        limited: tuple[str, TokenBucket] | None = None
+        if self.token_bucket is not None and self.token_bucket.exhausted:
+            limited = ("tokens", self.token_bucket)
+        elif self.bucket is not None and not self.bucket.try_take():
+            limited = ("requests", self.bucket)
+        if limited is not None:
+            what, bucket = limited
+            retry_after = max(1, math.ceil(bucket.seconds_until_token()))
             return self.error(
                 route,
                 429,
-                "requests" if route == "openai" else "rate_limit_error",
-                f"Simulated rate limit of {self.bucket.rpm} requests per minute reached "
+                what if route == "openai" else "rate_limit_error",
+                f"Simulated rate limit of {bucket.rpm} {what} per minute reached "
                 f"(judge-service simulator). Retry after {retry_after} s.",
                 **{"retry-after": str(retry_after)},
             )
@@ -656,7 +682,10 @@ class _Simulator:
         await self.sleep()
         if failure is not None:
             return failure
-        return self.judge(route, parsed)
+        reply = self.judge(route, parsed)
+        if self.token_bucket is not None:
+            self.token_bucket.spend(parsed.prompt_tokens + reply.completion_tokens)
+        return reply
 
     def _read(
         self, body: Any, parse: Callable[[dict[str, Any]], JudgeRequest]

@@ -185,3 +185,38 @@ def test_waiters_reserve_their_turn_instead_of_asking_again(redis_url: str) -> N
     runs = script_runs() - before
     assert sum(wait > 0 for wait in waits) >= callers - BURST_S * RPM / 60 - 1  # they queued
     assert callers <= runs <= callers + 5  # a few from anything else on this Redis
+
+
+def test_announced_limits_pace_a_judge_configured_without_them(redis_url: str) -> None:
+    """Without `rpm_limit`, the limit a response announced paces the next calls; a
+    configured limit is never replaced by an announced one."""
+
+    async def scenario() -> tuple[list[float | None], list[float]]:
+        budgets = RateBudgets(redis_url, namespace())
+        try:
+            learning = budgets.for_judge("learning", None, None)
+            configured = budgets.for_judge("configured", 600, None)
+            rates = [learning.calls_per_s(100)]
+            announced = {"x-ratelimit-limit-requests": str(RPM), "retry-after": "0"}
+            await learning.pause(0.0, announced)
+            await configured.pause(0.0, {"anthropic-ratelimit-requests-limit": "6000"})
+            rates += [learning.calls_per_s(100), configured.calls_per_s(100)]
+            started = time.monotonic()
+            granted = []
+            for _ in range(3 * RPM // 60):  # three seconds' worth, a second of burst
+                await learning.acquire(100)
+                granted.append(time.monotonic() - started)
+            return rates, granted
+        finally:
+            await budgets.aclose()
+
+    rates, granted = asyncio.run(scenario())
+    assert rates == [None, RPM / 60, 10.0]
+    assert granted[-1] >= 3 - BURST_S - 0.1
+
+
+def test_a_token_limit_sizes_calls_by_what_replies_really_cost() -> None:
+    budget = RateBudgets(None, namespace()).for_judge("j", None, 60_000)
+    assert budget.calls_per_s(2_000) == 0.5  # the estimate, before any reply
+    asyncio.run(budget.settle(2_000, 500))
+    assert budget.calls_per_s(2_000) == 2.0
