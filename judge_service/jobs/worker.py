@@ -18,6 +18,7 @@ from types import FrameType
 from typing import Any
 
 from rq import Worker
+from rq.exceptions import StopRequested
 
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory
@@ -54,6 +55,10 @@ class JudgeWorker(Worker):
             if self._dispatcher is None:
                 self._dispatcher = RQDispatcher(self.settings)
             reconcile(sessions, self._dispatcher, self.settings.lease_s)  # logs per run
+        except StopRequested:
+            # An idle worker's SIGTERM/SIGINT raises this from RQ's handler wherever the worker
+            # is: swallowed here, the stop would be lost and the worker would never exit.
+            raise
         except Exception as exc:
             # Database or Redis away: the next interval tries again; the worker keeps working.
             log.warning("reconcile failed, next try in %d s: %r", self.maintenance_interval, exc)
@@ -61,6 +66,8 @@ class JudgeWorker(Worker):
             summary = batch_step(self.settings, sessions)
             if summary:
                 log.info("batch mode: %s", summary)
+        except StopRequested:
+            raise
         except Exception as exc:
             log.warning("batch step failed, next try in %d s: %r", self.maintenance_interval, exc)
 

@@ -2,7 +2,9 @@
 
 import gc
 
+import pytest
 from redis import Redis
+from rq.exceptions import StopRequested
 
 from judge_service.config import Settings
 from judge_service.jobs.dispatch import judge_queue
@@ -21,6 +23,29 @@ def test_the_worker_freezes_what_it_loaded_before_any_horse_is_forked(
             [judge_queue(redis, pg_settings.queue_name)], connection=redis, settings=pg_settings
         )
         assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        redis.close()
+
+
+@pytest.mark.parametrize("step", ["reconcile", "batch_step"])
+def test_a_stop_asked_during_maintenance_reaches_rqs_loop(
+    pg_settings: Settings, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """RQ's signal handler raises StopRequested in an idle worker, wherever it is: a
+    maintenance step that caught it as a failure lost the stop, and the worker never exited."""
+    redis = Redis.from_url(pg_settings.redis_url)
+
+    def stop_here(*args: object) -> None:
+        raise StopRequested
+
+    monkeypatch.setattr(f"judge_service.jobs.worker.{step}", stop_here)
+    worker = JudgeWorker(
+        [judge_queue(redis, pg_settings.queue_name)], connection=redis, settings=pg_settings
+    )
+    try:
+        with pytest.raises(StopRequested):
+            worker.run_maintenance_tasks()
     finally:
         gc.unfreeze()
         redis.close()
