@@ -28,6 +28,7 @@ from judge_service.jobs.reconcile import reconcile
 from judge_service.judging.providers import load_sdks
 
 log = logging.getLogger(__name__)
+LISTENER_WAKE_S = 1.0  # the command listener's longest wait: what unsubscribing can cost
 
 
 class JudgeWorker(Worker):
@@ -70,6 +71,22 @@ class JudgeWorker(Worker):
             raise
         except Exception as exc:
             log.warning("batch step failed, next try in %d s: %r", self.maintenance_interval, exc)
+
+    def subscribe(self) -> None:
+        """RQ's subscription to its command channel, its listener waking every second.
+
+        At shutdown RQ unsubscribes, then redis-py joins the listener thread; a listener no
+        longer subscribed waits out its whole sleep time before it looks again, and RQ's is
+        60 s: a stopped worker could take a minute to exit (the pool's parent gave up first).
+        """
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=LISTENER_WAKE_S,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Warm shutdown: RQ waits for the horse; the horse's job is told to wind down."""

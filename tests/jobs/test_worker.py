@@ -1,6 +1,8 @@
 """The RQ worker's own behaviour, apart from the jobs it runs."""
 
 import gc
+import threading
+import time
 
 import pytest
 from redis import Redis
@@ -46,6 +48,30 @@ def test_a_stop_asked_during_maintenance_reaches_rqs_loop(
     try:
         with pytest.raises(StopRequested):
             worker.run_maintenance_tasks()
+    finally:
+        gc.unfreeze()
+        redis.close()
+
+
+def test_unsubscribing_at_shutdown_takes_seconds_not_a_minute(pg_settings: Settings) -> None:
+    """A listener that saw its unsubscription before RQ's stop() cleared its flag waits a
+    whole sleep for a subscription before it looks again, and redis-py's join waits with it:
+    60 s with RQ's sleep, longer than the worker pool's patience."""
+    redis = Redis.from_url(pg_settings.redis_url)
+    worker = JudgeWorker(
+        [judge_queue(redis, pg_settings.queue_name)], connection=redis, settings=pg_settings
+    )
+    try:
+        worker.subscribe()
+        time.sleep(0.3)
+        worker.pubsub.unsubscribe()
+        time.sleep(0.5)  # the reply came: the listener loops round, no longer subscribed
+        stopping = threading.Thread(target=worker.unsubscribe, daemon=True)
+        started = time.monotonic()
+        stopping.start()
+        stopping.join(8)
+        assert not stopping.is_alive(), "unsubscribing still waits for the listener after 8 s"
+        assert time.monotonic() - started < 3
     finally:
         gc.unfreeze()
         redis.close()
