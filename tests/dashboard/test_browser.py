@@ -23,7 +23,7 @@ from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
 from judge_service.tables import ci_range
 from tests.api.test_auth import new_key
-from tests.conftest import Stack, StackFactory, create_run, wait_until_done
+from tests.conftest import Stack, StackFactory, create_run, simulated_judges, wait_until_done
 from tests.dashboard.test_pages import PIXEL
 from tests.test_cli import cli
 
@@ -89,9 +89,17 @@ def shot(page: Page, name: str) -> None:
 
 @pytest.fixture
 def slow_stack(stack_factory: StackFactory) -> Stack:
-    """Judge calls take ~0.3 s, so a 40-pair run judges for several seconds."""
+    """Judge calls take ~0.3 s, two at a time per judge, so a 40-pair run judges for several
+    seconds (uncapped, the judges would follow no rate and take all 160 calls at once)."""
+
+    def two_at_a_time(url: str) -> dict[str, dict[str, Any]]:
+        return {
+            name: {**judge, "max_concurrency": 2} for name, judge in simulated_judges(url).items()
+        }
+
     return stack_factory(
-        simulator_config=SimulatorConfig(latency_mean_s=0.3, latency_jitter_s=0.05, seed=5)
+        judges=two_at_a_time,
+        simulator_config=SimulatorConfig(latency_mean_s=0.3, latency_jitter_s=0.05, seed=5),
     )
 
 
