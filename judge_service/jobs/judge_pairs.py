@@ -427,7 +427,7 @@ def _make_judge(
     else:
         budget = budgets.for_judge(name, config.rpm_limit, config.tpm_limit)
         try:
-            sdk = make_provider(config, throttles.hook(name, budget.pause))
+            sdk = make_provider(config, throttles.hook(name, budget.observe))
         except LookupError as exc:
             failure = _failure("config_error", str(exc))
         else:

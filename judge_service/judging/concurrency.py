@@ -1,21 +1,23 @@
 """How many calls one judge may have in flight inside one job: what its rate allows.
 
-With a rate (the judge's `rpm_limit` or `tpm_limit`, or a limit its provider's headers
-announced), Little's law gives the slots the rate needs: rate x the time a call holds its
-slot, with `HEADROOM`. The hold is measured as the job goes, by Little's law again: the
-slots busy over time divided by the slots given back. A slot is busy from its taking to its
-giving back (the writer's wait included) except while its call waits with no answer on its
-way (queued at the shared budget, refused, waiting to retry): those waits grow with the
-calls in flight, and counting them would let the limit feed on itself. Latency that grows
+With a rate (the judge's `rpm_limit` or `tpm_limit`, a limit its provider's headers
+announced, or the rate its shared budget is probing at), Little's law gives the slots the
+rate needs: rate x the time a call holds its slot, with `HEADROOM`. The hold is measured as
+the job goes, by Little's law again: the slots busy over time divided by the slots given
+back. A slot is busy from its taking to its giving back (the writer's wait included)
+except while its call waits with no answer on its way (queued at the shared budget,
+refused, waiting to retry): those waits grow with the calls in flight, and counting them
+would let the limit feed on itself. Latency that grows
 grows the limit within a measurement (`MEASURE_S`); one that shrinks, shrinks it.
 
 A 429 or 529 halves a backoff factor on that product (once per episode: calls that started
 before the last decrease carry its epoch), and each run of as many successes in a row as
 the current limit gives back a tenth of it, until it is whole again.
 
-Without a rate the limit is plain AIMD, as TCP does with its window: it starts at the cap
-when one is given, else at `START`, doubling after each run of successes until the first
-refusal (slow start); then it climbs by one, and a refusal halves it.
+Without a rate (no Redis to share a probe through: the embedded mode) the limit is plain
+AIMD, as TCP does with its window: it starts at the cap when one is given, else at `START`,
+doubling after each run of successes until the first refusal (slow start); then it climbs
+by one, and a refusal halves it.
 
 Always at least 1 and at most `cap` (the judge's optional `max_concurrency`) and
 `MAX_IN_FLIGHT`, which protects the job's memory and sockets.

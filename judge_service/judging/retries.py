@@ -5,11 +5,14 @@ judge's shared rate budget and waits out a pause another process was told about.
 retryable set is the SDKs' own: 408, 409, 429, every 5xx (529 included), timeouts and
 dropped connections. Waits are jittered exponential (0.5 s doubling, capped at
 `BACKOFF_MAX_S`), or the provider's `retry-after` when longer (capped at `MAX_RETRY_WAIT_S`).
-A call makes at most `max_retries + 1` attempts, then raises what the last one raised.
+A call makes at most `max_retries + 1` attempts, then raises what the last one raised; a 429
+does not count against them, up to `MAX_REFUSALS`: it says "not now", not "not this call",
+and a judge's shared budget (`ops/rate_limits.py`), above all one probing for an unknown
+limit, can draw a few in a row for one call while the rest go through.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import anthropic
 import openai
@@ -17,7 +20,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    stop_after_attempt,
     wait_exponential,
     wait_random,
 )
@@ -27,6 +29,7 @@ from judge_service.judging.rate_headers import retry_after_s
 
 T = TypeVar("T")
 BACKOFF_MAX_S = 8.0
+MAX_REFUSALS = 3
 _JITTER_S = 0.5
 _backoff = wait_exponential(multiplier=0.5, max=BACKOFF_MAX_S - _JITTER_S) + wait_random(
     0, _JITTER_S
@@ -50,12 +53,41 @@ def _wait(state: RetryCallState) -> float:
     return backoff
 
 
+def _is_refusal(exc: BaseException) -> bool:
+    return isinstance(exc, openai.APIStatusError | anthropic.APIStatusError) and (
+        exc.status_code == 429
+    )
+
+
+class _Attempts(Generic[T]):
+    """One call's attempts, its 429s counted apart from its other failures."""
+
+    def __init__(self, attempt: Callable[[], Awaitable[T]], max_retries: int) -> None:
+        self._attempt = attempt
+        self._max_retries = max_retries
+        self._refusals = 0
+
+    async def __call__(self) -> T:
+        try:
+            return await self._attempt()
+        except Exception as exc:
+            if _is_refusal(exc):
+                self._refusals += 1
+            raise
+
+    def spent(self, state: RetryCallState) -> bool:
+        failures = state.attempt_number - min(self._refusals, MAX_REFUSALS)
+        return failures > self._max_retries
+
+
 async def with_retries(attempt: Callable[[], Awaitable[T]], max_retries: int) -> T:
-    """`attempt()`, retried up to `max_retries` times while it fails in a retryable way."""
+    """`attempt()`, retried up to `max_retries` times (429s apart) while it fails in a
+    retryable way."""
+    attempts = _Attempts(attempt, max_retries)
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(max_retries + 1),
+        stop=attempts.spent,
         retry=retry_if_exception(is_retryable),
         wait=_wait,
         reraise=True,
     )
-    return await retrying(attempt)
+    return await retrying(attempts)

@@ -19,7 +19,17 @@ zero) is a key with that expiry: every acquire of that judge, everywhere, waits 
 
 A judge given no `rpm_limit` (or `tpm_limit`) takes the one its provider announces in its
 rate-limit headers, learned by every process from the responses it reads; the configured
-limits win. The rate that results also sizes the calls a job keeps in flight
+limits win. With neither (many OpenAI-compatible servers send no headers), the budget probes
+for the limit, in the same script so every process shares one probe: a rate of
+`PROBE_START_RPM` that doubles each `PROBE_STEP_S` while callers queue for it, until the
+first 429, which halves it at least. Each 429 episode (at most one cut a second) cuts the
+rate by the share of the last two seconds' requests the provider accepted, times
+`PROBE_SETTLE`: once its bucket is empty a provider accepts its limit and refuses the rest,
+so the cut lands near the limit whatever the overshoot. A cut may fall short (the bucket
+hid part of the overshoot, or a shared pause held requests back): the 429s go on, and so
+do the cuts, one a second. After the first cut the rate grows by `PROBE_CREEP` each
+`PROBE_CREEP_S` while callers queue for it, to find a limit that was raised. The rate that
+results, configured, announced or probed, also sizes the calls a job keeps in flight
 (`judging/concurrency.py`).
 
 Without Redis (the embedded mode: one process) nothing is shared and nothing is enforced
@@ -34,26 +44,64 @@ from collections.abc import Mapping
 import redis.asyncio
 
 from judge_service.config import MAX_RETRY_WAIT_S
-from judge_service.judging.rate_headers import announced_limits
+from judge_service.judging.rate_headers import announced_limits, pause_s
 from judge_service.redis_clients import job_redis
 
 log = logging.getLogger(__name__)
 BURST_S = 1.0
+PROBE_START_RPM = 3_600
+PROBE_STEP_S = 1.0
+PROBE_SETTLE = 0.95
+PROBE_CREEP = 1.02
+PROBE_CREEP_S = 2.0
+PROBE_MIN_RPM = 6
+PROBE_MAX_RPM = 1_000_000
 
-# KEYS: pause, requests bucket, tokens bucket. ARGV: rpm, tpm (0: none), tokens, burst s.
-# Paused: returns minus the pause's milliseconds, nothing charged. Otherwise charges both
-# buckets and returns the milliseconds until that charge falls due (0: now). Charging
-# ahead is a reservation: callers queue in the order they asked and each sleeps once,
-# where asking again after the next token would wake every waiter at each token.
-_ACQUIRE = """
-local paused = redis.call('PTTL', KEYS[1])
-if paused > 0 then return -paused end
+# The probe's hash: its rate (`rpm`), when it last changed (`at`, microseconds) and was last
+# cut (`cut`), and a ring of 8 seconds' requests sent (`s<i>`, by the second each falls due)
+# and refused (`r<i>`, by the second the refusal came), second `t<i>`.
+_RING = """
+local function slot(key, sec)
+  local i = sec % 8
+  if tonumber(redis.call('HGET', key, 't' .. i)) ~= sec then
+    redis.call('HSET', key, 't' .. i, sec, 's' .. i, 0, 'r' .. i, 0)
+  end
+  return i
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1e6 + tonumber(t[2])
+"""
+
+# KEYS: pause, requests bucket, tokens bucket, probe. ARGV: rpm (-1: probe), tpm (0: none),
+# tokens, burst s, then the probe's start rpm, step s, creep, creep s, most rpm.
+# Paused: returns {minus the pause's milliseconds, rpm}, nothing charged. Otherwise charges
+# both buckets and returns {the milliseconds until that charge falls due (0: now), the rpm
+# it was paced at}. Charging ahead is a reservation: callers queue in the order they asked
+# and each sleeps once, where asking again after the next token would wake every waiter at
+# each token. A probe grows only while callers keep half a burst reserved ahead: a rate
+# nobody uses proves nothing.
+_ACQUIRE = (
+    _RING
+    + """
+local rpm = tonumber(ARGV[1])
+local probing = rpm < 0
+local at, cut
+if probing then
+  local p = redis.call('HMGET', KEYS[4], 'rpm', 'at', 'cut')
+  rpm = tonumber(p[1]) or tonumber(ARGV[5])
+  at = tonumber(p[2])
+  cut = p[3]
+  if not at then
+    at = now
+    redis.call('HSET', KEYS[4], 'rpm', rpm, 'at', at)
+  end
+end
+local paused = redis.call('PTTL', KEYS[1])
+if paused > 0 then return {-paused, rpm} end
 local burst_s = tonumber(ARGV[4])
 local wait = 0
 local function gcra(key, per_minute, cost)
-  if per_minute <= 0 then return end
+  if per_minute <= 0 then return 0 end
   local interval = 60e6 / per_minute
   local burst = math.max(per_minute * burst_s / 60, cost, 1)
   local tat = math.max(tonumber(redis.call('GET', key) or now), now)
@@ -61,12 +109,55 @@ local function gcra(key, per_minute, cost)
   wait = math.max(wait, new_tat - burst * interval - now)
   local ttl = math.ceil((new_tat - now) / 1000) + 1000
   redis.call('SET', key, string.format('%.0f', new_tat), 'PX', ttl)
+  return (new_tat - now) / (burst * interval)
 end
-gcra(KEYS[2], tonumber(ARGV[1]), 1)
+local backlog = gcra(KEYS[2], rpm, 1)
 gcra(KEYS[3], tonumber(ARGV[2]), tonumber(ARGV[3]))
-if wait > 0 then return math.ceil(wait / 1000) end
-return 0
+if probing then
+  local i = slot(KEYS[4], math.floor((now + wait) / 1e6))
+  redis.call('HINCRBY', KEYS[4], 's' .. i, 1)
+  local step = (cut and tonumber(ARGV[8]) or tonumber(ARGV[6])) * 1e6
+  if backlog >= 0.5 and now - at >= step then
+    local grown = math.min(rpm * (cut and tonumber(ARGV[7]) or 2), tonumber(ARGV[9]))
+    redis.call('HSET', KEYS[4], 'rpm', string.format('%.3f', grown), 'at', now)
+  end
+  redis.call('PEXPIRE', KEYS[4], 3600000)
+end
+return {math.ceil(wait / 1000), rpm}
 """
+)
+
+# KEYS: probe. ARGV: settle, least rpm, start rpm. A 429 while probing: counted, and at
+# most once a second the rate is cut to the share of the last two seconds' requests the
+# provider accepted (half, when none were sent). The first cut after a doubling is at least
+# to half, the rate of the step before: the 429s came late, so the share says too little.
+# Returns the rpm.
+_REFUSED = (
+    _RING
+    + """
+local sec = math.floor(now / 1e6)
+redis.call('HINCRBY', KEYS[1], 'r' .. slot(KEYS[1], sec), 1)
+local p = redis.call('HMGET', KEYS[1], 'rpm', 'cut')
+local rpm = tonumber(p[1])
+if not rpm then return 0 end
+if p[2] and now - tonumber(p[2]) < 1e6 then return rpm end
+local sent, refused = 0, 0
+for s = sec - 1, sec do
+  local i = s % 8
+  if tonumber(redis.call('HGET', KEYS[1], 't' .. i)) == s then
+    sent = sent + tonumber(redis.call('HGET', KEYS[1], 's' .. i))
+    refused = refused + tonumber(redis.call('HGET', KEYS[1], 'r' .. i))
+  end
+end
+local accepted = 0.5
+if sent > 0 then accepted = math.max(0, sent - refused) / sent end
+local cut = rpm * accepted * tonumber(ARGV[1])
+if not p[2] and rpm > tonumber(ARGV[3]) then cut = math.min(cut, rpm / 2) end
+rpm = math.max(tonumber(ARGV[2]), cut)
+redis.call('HSET', KEYS[1], 'rpm', string.format('%.3f', rpm), 'at', now, 'cut', now)
+return rpm
+"""
+)
 
 # KEYS: tokens bucket. ARGV: tpm, tokens to add (negative: give back). Only while it lives.
 _SETTLE = """
@@ -111,9 +202,15 @@ class JudgeBudget:
         self._rpm = rpm_limit or 0  # 0: none known, configured or learned
         self._tpm = tpm_limit or 0
         self._tokens_per_call: float | None = None  # the replies' mean, once one is settled
+        self._probed_rpm: float | None = None  # the shared probe's rate, as last read
         self._keys = [
-            budget_key(namespace, judge, what) for what in ("pause", "requests", "tokens")
+            budget_key(namespace, judge, what) for what in ("pause", "requests", "tokens", "probe")
         ]
+
+    @property
+    def probing(self) -> bool:
+        """No limit configured or announced: the shared budget looks for one."""
+        return self._client is not None and not self._rpm and not self._tpm
 
     async def acquire(self, tokens: int) -> float:
         """Wait until the judge is not paused and a request of `tokens` is due; seconds waited.
@@ -130,9 +227,11 @@ class JudgeBudget:
                 if reserved:
                     due_ms = -max(0, await self._client.pttl(self._keys[0]))
                 else:
-                    due_ms = await self._client.eval(
-                        _ACQUIRE, 3, *self._keys, self._rpm, self._tpm, tokens, BURST_S
+                    due_ms, rpm = await self._client.eval(
+                        _ACQUIRE, 4, *self._keys, *self._acquire_args(tokens)
                     )
+                    if self.probing:
+                        self._probed_rpm = float(rpm)
             except Exception as exc:  # whatever Redis does, the judge call goes on
                 log.warning("rate budget not checked: %r", exc, extra={"judge": self._judge})
                 return waited
@@ -144,6 +243,11 @@ class JudgeBudget:
             await asyncio.sleep(delay)
             waited += delay
 
+    def _acquire_args(self, tokens: int) -> tuple[float, ...]:
+        rpm = -1 if self.probing else self._rpm
+        probe = (PROBE_START_RPM, PROBE_STEP_S, PROBE_CREEP, PROBE_CREEP_S, PROBE_MAX_RPM)
+        return (rpm, self._tpm, tokens, BURST_S, *probe)
+
     def calls_per_s(self, tokens: int) -> float | None:
         """The calls a second the limits let through, at `tokens` a call until replies tell
         the real cost; None when no limit is known."""
@@ -152,6 +256,8 @@ class JudgeBudget:
             rates.append(self._rpm / 60)
         if self._tpm:
             rates.append(self._tpm / 60 / max(1.0, self._tokens_per_call or tokens))
+        if self.probing and self._probed_rpm:
+            rates.append(self._probed_rpm / 60)
         return min(rates) if rates else None
 
     def learn(self, headers: Mapping[str, str]) -> None:
@@ -173,6 +279,22 @@ class JudgeBudget:
             await self._client.eval(_SETTLE, 1, self._keys[2], self._tpm, actual - estimated)
         except Exception as exc:
             log.warning("tokens not settled: %r", exc, extra={"judge": self._judge})
+
+    async def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Every response of the judge: its announced limits learned, a probe's 429 counted,
+        and the pause its headers ask for shared."""
+        self.learn(headers)
+        if status == 429 and self.probing:
+            assert self._client is not None
+            try:
+                rpm = await self._client.eval(
+                    _REFUSED, 1, self._keys[3], PROBE_SETTLE, PROBE_MIN_RPM, PROBE_START_RPM
+                )
+            except Exception as exc:
+                log.warning("refusal not counted: %r", exc, extra={"judge": self._judge})
+            else:
+                self._probed_rpm = float(rpm) or self._probed_rpm
+        await self.pause(pause_s(status, headers) or 0.0)
 
     async def pause(self, seconds: float, headers: Mapping[str, str] | None = None) -> None:
         """Make every process wait `seconds` (at most `MAX_RETRY_WAIT_S`) before the next call;

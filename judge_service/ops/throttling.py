@@ -9,9 +9,10 @@ Redis (the embedded mode: jobs on the API's threads) the counts live in this pro
 Counting never fails a judge call: only 429s and 529s touch Redis, with one bounded attempt
 (`redis_clients.PROBE_TIMEOUT_S`), and an error drops that count with a warning.
 
-The same hook reads the rate-limit headers: a `retry-after`, or a quota reported spent
-until its reset, becomes a pause of the judge that every worker waits out, and the limits
-they announce become the judge's budget when none is configured (`ops/rate_limits.py`).
+The same hook hands every response to the judge's budget (`ops/rate_limits.py`): a
+`retry-after`, or a quota reported spent until its reset, becomes a pause every worker
+waits out; the limits announced become the budget when none is configured; and a 429 tells
+a budget that is probing for its limit where the limit is.
 """
 
 import logging
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from redis import Redis
 
 from judge_service.judging.providers import ResponseHook, StatusResponse
-from judge_service.judging.rate_headers import THROTTLED, pause_s
+from judge_service.judging.rate_headers import THROTTLED
 from judge_service.redis_clients import job_redis
 
 log = logging.getLogger(__name__)
@@ -47,18 +48,16 @@ class ThrottleCounter:
     def hook(
         self,
         judge: str,
-        pause: Callable[[float, Mapping[str, str]], Awaitable[None]] | None = None,
+        observe: Callable[[int, Mapping[str, str]], Awaitable[None]] | None = None,
     ) -> ResponseHook:
-        """A response hook for `judge`'s client: counts its 429s and 529s, and calls `pause`
-        with how long the headers ask every caller of the judge to hold off (0: they do not)
-        and the headers themselves."""
+        """A response hook for `judge`'s client: counts its 429s and 529s, and passes every
+        response's status and headers to `observe` (the judge's budget)."""
 
         async def on_response(response: StatusResponse) -> None:
             if response.status_code in THROTTLED:
                 await self._add(judge, response.status_code)
-            if pause is not None:
-                headers = response.headers
-                await pause(pause_s(response.status_code, headers) or 0.0, headers)
+            if observe is not None:
+                await observe(response.status_code, response.headers)
 
         return on_response
 

@@ -1,9 +1,10 @@
 """A faulty provider, end to end: bounded SDK retries, then `failed` with its reason, then retried.
 
 One judge per fault, each on the simulated provider with the fault on the first two
-attempts at every request and one SDK retry, so every call fails after exactly two
-attempts; then `retry-failed` sends each request a third time, which goes through.
-Judges whose fault lasts one attempt recover inside the SDK's retry and never fail.
+attempts at every request (429s: `MAX_REFUSALS` more, which spend no retry) and one retry,
+so every call fails after exactly that many attempts; then `retry-failed` sends each request
+once more, which goes through. Judges whose fault lasts one attempt recover inside the
+retry and never fail.
 """
 
 from collections import Counter
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from judge_service.demo.sample import sample_pairs
+from judge_service.judging.retries import MAX_REFUSALS
 from tests.conftest import StackFactory, create_run, simulator_stats, wait_until_done
 from tests.e2e.test_judging import judge, records
 
@@ -30,11 +32,16 @@ REASONS = {
 }
 
 
+def failing_attempts(fault: str) -> int:
+    """The attempts a call makes before it fails: 429s are forgiven up to `MAX_REFUSALS`."""
+    return 2 + (MAX_REFUSALS if fault.startswith("429") else 0)
+
+
 def faulty_judges(url: str) -> dict[str, dict[str, Any]]:
     judges: dict[str, dict[str, Any]] = {}
     for index, fault in enumerate(REASONS):
         provider = "openai" if index % 2 == 0 else "anthropic"
-        for attempts, name in ((2, "fails"), (1, "recovers")):
+        for attempts, name in ((failing_attempts(fault), "fails"), (1, "recovers")):
             knobs = f"http_fault={fault},http_fault_attempts={attempts}"
             judges[f"{name}-{fault}"] = judge(url, provider, knobs, max_retries=1, timeout_s=1.0)
     persistent = "persistent_faults=1"
@@ -68,17 +75,20 @@ def test_every_fault_fails_with_its_reason_after_bounded_retries_and_is_retried(
         kinds.setdefault(row["judge"], set()).add(row["error_kind"])
     for fault, reason in REASONS.items():
         assert kinds[f"fails-{fault}"] == {reason}
-    # Bounded: two attempts at each failing call and at each recovering one, no more.
+    # Bounded: each failing call's faulty attempts, and one at each recovering call.
     sim = simulator_stats(stack.simulator)
-    assert sim["http_faults"] == {fault: CALLS * 2 + CALLS for fault in REASONS}
-    # Judges with transport faults: 2 attempts per call, failing or recovering. The two with
-    # broken replies: the call and its follow-up (text) or repeat (structured), each failing.
-    assert sim["requests"] == len(REASONS) * 2 * CALLS * 2 + 2 * CALLS * 2
+    assert sim["http_faults"] == {
+        fault: CALLS * failing_attempts(fault) + CALLS for fault in REASONS
+    }
+    # Judges with transport faults: every faulty attempt, and 2 per recovering call. The two
+    # with broken replies: the call and its follow-up (text) or repeat (structured), failing.
+    transport = sum(CALLS * failing_attempts(fault) + CALLS * 2 for fault in REASONS)
+    assert sim["requests"] == transport + 2 * CALLS * 2
 
     retried = stack.api.post(f"/v1/runs/{failing['id']}/retry-failed")
     assert retried.json()["requeued"] == sum(expected.values())
     second = wait_until_done(stack.api, failing["id"], timeout=180)
-    # The third attempt at each request goes through; broken replies stay broken.
+    # The next attempt at each request goes through; broken replies stay broken.
     assert second["counts"]["failed_by_reason"] == {"truncated": CALLS, "parse_error": CALLS}
     rows = Counter(
         (r["external_id"], r["judge"], r["order"]) for r in records(stack.api, failing["id"])

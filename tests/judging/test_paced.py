@@ -1,7 +1,8 @@
 """Paced judge calls against the simulated provider, through the real SDKs and a real Redis.
 
-One retry layer: a call makes at most `max_retries + 1` attempts, waits out `retry-after`,
-and the pause a refusal sets holds every caller of that judge, in other processes too.
+One retry layer: a call makes at most `max_retries + 1` attempts (429s apart), waits out
+`retry-after`, and the pause a refusal sets holds every caller of that judge, in other
+processes too.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ import redis
 
 from judge_service.background import BackgroundServer
 from judge_service.config import JudgeConfig
+from judge_service.judging import retries
 from judge_service.judging.concurrency import AdaptiveConcurrency
 from judge_service.judging.paced import PacedJudge
 from judge_service.judging.prompt import render_prompt
@@ -68,7 +70,7 @@ async def paced_calls(
     budgets = RateBudgets(redis_url, namespace)
     budget = budgets.for_judge("j", config.rpm_limit, config.tpm_limit)
     paced = PacedJudge(
-        make_provider(config, throttles.hook("j", budget.pause)),
+        make_provider(config, throttles.hook("j", budget.observe)),
         config,
         budget,
         AdaptiveConcurrency(config.max_concurrency),
@@ -86,7 +88,6 @@ async def paced_calls(
     [
         ("openai", "500", openai.InternalServerError),
         ("anthropic", "529", anthropic.InternalServerError),
-        ("openai", "429-bare", openai.RateLimitError),
         ("anthropic", "reset", anthropic.APIConnectionError),
     ],
 )
@@ -97,6 +98,24 @@ def test_a_fault_outlasting_the_retries_fails_after_exactly_max_retries_plus_one
     [outcome] = asyncio.run(paced_calls(config, redis_url, uuid.uuid4().hex, [call("a")]))
     assert isinstance(outcome, raised)
     assert simulator_stats(simulator)["requests"] == 3
+
+
+def test_429s_do_not_spend_the_retries_until_max_refusals(
+    simulator: BackgroundServer, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 says "not now": with no retries left for failures, a call still goes through
+    after three of them; past `MAX_REFUSALS` they count as failures again."""
+    patient = judge(simulator.url, "openai", "http_fault=429,http_fault_attempts=3", 0)
+    [reply] = asyncio.run(paced_calls(patient, redis_url, uuid.uuid4().hex, [call("a")]))
+    assert isinstance(reply, JudgeReply), reply
+    assert simulator_stats(simulator)["rate_limited"] == 3
+
+    monkeypatch.setattr(retries, "MAX_REFUSALS", 1)
+    spent = judge(simulator.url, "openai", "http_fault=429-bare,http_fault_attempts=9", 1)
+    [outcome] = asyncio.run(paced_calls(spent, redis_url, uuid.uuid4().hex, [call("b")]))
+    assert isinstance(outcome, openai.RateLimitError)
+    # One 429 forgiven, then max_retries + 1 attempts: 3 in all.
+    assert simulator_stats(simulator)["rate_limited"] == 3 + 3
 
 
 def test_a_client_error_is_not_retried(simulator: BackgroundServer, redis_url: str) -> None:
@@ -143,13 +162,13 @@ def test_retry_after_is_waited_out_and_pauses_every_call_of_the_judge(
 def test_another_process_waits_out_the_pause_a_refusal_set(
     simulator: BackgroundServer, redis_url: str
 ) -> None:
-    """A process drawing on the same judge's budget, told to go right after the 429 (no
-    retries here, so the call fails at once): its grant comes a retry-after later."""
+    """A process drawing on the same judge's budget, told to go right after the 429: its
+    grant comes a retry-after later."""
     namespace = uuid.uuid4().hex
     child = budget_child.spawn(redis_url, namespace, "j", 0, 1)
     config = judge(simulator.url, "anthropic", "http_fault=429,http_fault_attempts=1", 0)
     before = time.time()
     [outcome] = asyncio.run(paced_calls(config, redis_url, namespace, [call("a")]))
-    assert isinstance(outcome, anthropic.RateLimitError)
+    assert isinstance(outcome, JudgeReply)  # the 429 spent none of its 0 retries
     granted: list[Any] = json.loads(child.communicate("go\n", timeout=30)[0])
     assert granted[0] >= before + 1.0
