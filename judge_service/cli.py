@@ -29,7 +29,7 @@ def serve(
     """Run the HTTP API and dashboard under uvicorn."""
     import uvicorn
 
-    from judge_service.api.app import create_app
+    from judge_service.app import create_app
     from judge_service.config import Settings
     from judge_service.ops.logs import configure_logging
 
@@ -55,10 +55,10 @@ def serve(
 def serving_auth(auth: str, host: str) -> str:
     """Who needs an API key, for the startup line; `off` beyond loopback is refused.
 
-    The app decides each request (`api.auth.access`); under `off` it would answer every
+    The app decides each request (`web.auth.access`); under `off` it would answer every
     client but this machine 403, so `serve` says so at once instead of starting.
     """
-    from judge_service.api.auth import loopback_host
+    from judge_service.web.auth import loopback_host
 
     if auth == "off" and not loopback_host(host):
         raise ValueError(

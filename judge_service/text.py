@@ -4,7 +4,7 @@ JSON can carry one (`\\u0000`) and so can a query string or a path (`%00`);
 PostgreSQL's text and jsonb cannot hold it. Refusing it during validation gives a
 422 naming the field instead of a 500 at the database. (The other string
 PostgreSQL refuses, an unpaired surrogate, only arrives as a JSON escape and is
-refused when the body is parsed: judge_service/api/limits.py.)
+refused when the body is parsed: judge_service/web/limits.py.)
 """
 
 from typing import Annotated

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 import redis
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db import migrate

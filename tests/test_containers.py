@@ -13,8 +13,8 @@ import pytest
 import typer.main
 import yaml
 
-from judge_service.api.auth import access
 from judge_service.cli import app, serving_auth
+from judge_service.web.auth import access
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = "judge-service:local"

@@ -12,9 +12,9 @@ from collections import OrderedDict
 
 from sqlalchemy.orm import Session
 
-from judge_service.api.deps import get_run, run_not_found
 from judge_service.db.models import Project
 from judge_service.db.queries import IngestRun
+from judge_service.web.deps import get_run, run_not_found
 
 KEPT = 4096  # runs an API process remembers, the least recently posted to forgotten first
 

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
-from judge_service.api.deps import get_run
 from judge_service.api.schemas import (
     DEFAULT_JUDGE_ERROR,
     DEFAULT_TIE_SHARE,
@@ -25,6 +24,7 @@ from judge_service.db.queries import run_counts
 from judge_service.stats.calibrated import MIN_LABELS
 from judge_service.stats.planning import SamplePlan, plan_sample
 from judge_service.tables import usd
+from judge_service.web.deps import get_run
 
 
 def _refused(field: str, msg: str) -> RequestValidationError:

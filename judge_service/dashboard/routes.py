@@ -15,13 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import Field
-from sqlalchemy import select
 
-from judge_service.api.auth import access
-from judge_service.api.deps import RowId, SessionDep, SettingsDep, get_pair, get_run
-from judge_service.api.routes.human_labels import key_identity
-from judge_service.api.routes.leaderboard import MAX_RUNS, compute_leaderboard
-from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.dashboard import format as fmt
 from judge_service.dashboard.session import Viewer, safe_next
 from judge_service.dashboard.views import (
@@ -36,12 +30,16 @@ from judge_service.dashboard.views import (
     pair_page,
     run_page,
 )
-from judge_service.db.models import Run
 from judge_service.db.run_frame import metadata_keys
+from judge_service.db.runs import newest_runs
 from judge_service.labelling.queue import QueueRefused, next_pairs
+from judge_service.services.labels import key_identity
+from judge_service.services.leaderboard import MAX_RUNS, compute_leaderboard
 from judge_service.stats.label_design import Strategy
 from judge_service.stats.preference import Outcome
 from judge_service.text import Text
+from judge_service.web.auth import access, request_key
+from judge_service.web.deps import MAX_ROW_ID, RowId, SessionDep, SettingsDep, get_pair, get_run
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -172,7 +170,7 @@ def label_next(
     draw, so these labels count in the calibrated win rate (docs/statistics.md).
     """
     run = get_run(session, run_id, project)
-    annotator = key_identity(request, session, project) or annotator.strip()
+    annotator = key_identity(session, request_key(request), project) or annotator.strip()
     if not annotator:
         return _page(request, "label_start.html", run=run, reason=None)
     try:
@@ -209,7 +207,7 @@ def pair_view(
         request,
         "pair.html",
         **pair_page(session, pair, blind, settings.image_hosts),
-        key_annotator=key_identity(request, session, project),
+        key_annotator=key_identity(session, request_key(request), project),
     )
 
 
@@ -220,11 +218,7 @@ def leaderboard_view(
     project: Viewer,
     runs: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None, Query()] = None,
 ) -> HTMLResponse:
-    choices = list(
-        session.scalars(
-            select(Run).where(Run.project_id == project.id).order_by(Run.id.desc()).limit(MAX_RUNS)
-        )
-    )
+    choices = newest_runs(session, project, MAX_RUNS)
     chosen = sorted(set(runs))[:MAX_RUNS] if runs else linked_runs(choices)
     board, error = None, None
     if chosen:

@@ -11,12 +11,12 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from judge_service.api.auth import COOKIE, current_project
-from judge_service.api.deps import SessionDep, SettingsDep
-from judge_service.api.limits import StrictJSONRoute
 from judge_service.db.models import Project
 from judge_service.db.projects import project_for_key
 from judge_service.text import Text
+from judge_service.web.auth import COOKIE, current_project
+from judge_service.web.deps import SessionDep, SettingsDep
+from judge_service.web.limits import StrictJSONRoute
 
 COOKIE_MAX_AGE_S = 7 * 24 * 3600
 

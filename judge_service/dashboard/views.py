@@ -1,4 +1,4 @@
-"""What each dashboard page shows, assembled from the functions the API itself serves.
+"""What each dashboard page shows, assembled from the services the API itself serves.
 
 The run page renders `compute_run_stats` (the body of `GET /stats`) and the pair browser
 filters on `pair_outcome_table` (the outcomes `build_report` counts), so a number on screen
@@ -17,7 +17,6 @@ import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from judge_service.api.routes.stats import compute_axis_stats, compute_run_stats
 from judge_service.config import JudgeConfig
 from judge_service.dashboard.sequence_chart import sequence_chart
 from judge_service.db.models import HumanLabel, Judgment, Pair, Project, Run
@@ -25,7 +24,8 @@ from judge_service.db.queries import RunCounts, run_counts, run_orders
 from judge_service.db.run_frame import load_run_frame, metadata_keys
 from judge_service.db.usage import JudgeUsage, judge_usage
 from judge_service.jobs.stopping import run_sequence
-from judge_service.simulate.config import MODEL_NAME as SIMULATED_MODEL
+from judge_service.services.stats import compute_axis_stats, compute_run_stats
+from judge_service.simulated_model import MODEL_NAME as SIMULATED_MODEL
 from judge_service.stats.calibrated import MIN_LABELS
 from judge_service.stats.planning import labels_to_reach, z_value
 from judge_service.stats.preference import INCONSISTENT, LOSS, NO_OUTCOME, TIE, WIN, Outcome

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer, free_port
 from judge_service.client import JudgeClient
 from judge_service.config import Settings

@@ -1,7 +1,9 @@
 """Getting chunks of pair ids to a worker: RQ when Redis is configured, else a thread pool.
 
 Either way the job is `judge_chunk`; the database, not the dispatcher, knows
-what is left to judge, so dispatching a chunk twice is harmless.
+what is left to judge, so dispatching a chunk twice is harmless. RQ jobs name their
+function by dotted path and the thread pool imports it on first use, so the API
+process never loads the job's modules (and the provider SDKs they import).
 """
 
 import logging
@@ -20,7 +22,6 @@ from rq.serializers import JSONSerializer
 from judge_service.config import Settings
 from judge_service.db.models import Run, RunMode
 from judge_service.db.queries import IngestRun
-from judge_service.jobs.judge_pairs import judge_chunk, judge_pairs
 from judge_service.jobs.shared_enqueue import SharedEnqueue
 from judge_service.redis_clients import probe_redis, queue_redis
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # RQ re-queues a job lost with its worker only if it has retries left.
 JOB_RETRIES = 3
+# The RQ entry point, by name: the worker imports it, the enqueuing process need not.
+JOB_FUNCTION = "judge_service.jobs.judge_pairs.judge_pairs"
 RESULT_TTL_S = 3600
 
 
@@ -75,7 +78,7 @@ class RQDispatcher:
     def _enqueue(self, pair_ids: Sequence[int]) -> int:
         jobs = [
             Queue.prepare_data(
-                judge_pairs,
+                JOB_FUNCTION,
                 args=(chunk,),
                 timeout=self._settings.job_timeout_s,
                 result_ttl=RESULT_TTL_S,
@@ -127,6 +130,9 @@ class InProcessDispatcher:
     def _run(self, chunk: list[int]) -> None:
         with self._lock:
             self._queued, self._started = self._queued - 1, self._started + 1
+        # Imported here, on a pool thread: an API process that never runs a job never loads it.
+        from judge_service.jobs.judge_pairs import judge_chunk
+
         try:
             judge_chunk(self._settings, chunk)
         except Exception:

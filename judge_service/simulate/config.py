@@ -12,8 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-MODEL_NAME = "simulated-judge"
-"""The model the simulator lists; any name is accepted on the judge routes."""
+from judge_service.simulated_model import MODEL_NAME as MODEL_NAME
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 

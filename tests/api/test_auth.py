@@ -20,12 +20,12 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from judge_service.api.app import create_app
-from judge_service.api.auth import ANONYMOUS_MAX_BODY_BYTES, RateLimiter
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer, free_port
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory
 from judge_service.demo.sample import sample_pairs
+from judge_service.web.auth import ANONYMOUS_MAX_BODY_BYTES, RateLimiter
 from tests.api.plans import apply_plan, random_plan
 from tests.conftest import REPO, cli_env, create_run
 from tests.test_cli import cli
@@ -234,7 +234,7 @@ def serve_cli(database_url: str) -> AbstractContextManager[str]:
 def uvicorn_factory(database_url: str) -> AbstractContextManager[str]:
     """`uvicorn --factory`: the code path gunicorn's uvicorn workers take too."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "judge_service.api.app:create_app"]
+    command = [sys.executable, "-m", "uvicorn", "--factory", "judge_service.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     return launched(command, {"JUDGE_DATABASE_URL": database_url}, port)
 

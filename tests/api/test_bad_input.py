@@ -14,14 +14,14 @@ import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from judge_service.api.app import create_app
-from judge_service.api.limits import MAX_JSON_DEPTH, BodyLimitMiddleware, parse_json
 from judge_service.api.schemas import MAX_METADATA_KEYS, MAX_QUESTION_CHARS, MAX_TRACE_CHARS
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.client._inputs import encode_pair
 from judge_service.config import Settings
 from judge_service.demo.sample import sample_pairs
 from judge_service.judging.images import MAX_IMAGES
+from judge_service.web.limits import MAX_JSON_DEPTH, BodyLimitMiddleware, parse_json
 from tests.conftest import create_run
 
 SMALL_LIMIT = 4096

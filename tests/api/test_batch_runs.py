@@ -12,7 +12,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import delete, update
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.demo.sample import sample_pairs

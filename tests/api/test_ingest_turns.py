@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 from sqlalchemy import create_engine, text
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.demo.sample import sample_pairs

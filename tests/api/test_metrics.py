@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer, free_port
 from judge_service.config import Settings
 from judge_service.db import migrate

@@ -14,7 +14,7 @@ import pytest
 from scipy.stats import norm
 from sqlalchemy import update
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory

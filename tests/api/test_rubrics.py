@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db.engine import session_factory

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from statsmodels.stats.multitest import multipletests
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.dashboard.views import PairImage, pair_images

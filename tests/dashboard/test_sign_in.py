@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.dashboard.session import safe_next

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from judge_service.api.app import create_app
+from judge_service.app import create_app
 from judge_service.background import BackgroundServer
 from judge_service.config import Settings
 from judge_service.db import migrate

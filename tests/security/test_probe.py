@@ -93,7 +93,7 @@ def target(
             "JUDGE_JUDGES": json.dumps(simulated_judges(simulator.url)),
         }
     )
-    factory = ["-m", "uvicorn", "--factory", "judge_service.api.app:create_app"]
+    factory = ["-m", "uvicorn", "--factory", "judge_service.app:create_app"]
     server = subprocess.Popen(
         [sys.executable, *factory, "--host", "127.0.0.1", "--port", str(port)],
         env=env,

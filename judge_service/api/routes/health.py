@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from judge_service.api.deps import DispatcherDep, SessionDep
+from judge_service.web.deps import DispatcherDep, SessionDep
 
 router = APIRouter(tags=["health"])
 

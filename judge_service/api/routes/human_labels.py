@@ -12,17 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from judge_service.api.auth import AUTH_RESPONSES, ProjectDep, request_key
-from judge_service.api.deps import RowId, SessionDep, get_pair
-from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import TOO_LARGE, Text, refused
-from judge_service.db.label_draws import has_draw
-from judge_service.db.models import HumanLabel, LabelSource, Project
-from judge_service.db.projects import key_annotator
+from judge_service.db.models import LabelSource
 from judge_service.judging.verdicts import Verdict
+from judge_service.services.labels import key_identity, labels_of, record_label
+from judge_service.web.auth import AUTH_RESPONSES, ProjectDep, request_key
+from judge_service.web.deps import RowId, SessionDep, get_pair
+from judge_service.web.limits import StrictJSONRoute
 
 NO_PAIR = refused("No such pair")
 router = APIRouter(
@@ -81,30 +78,11 @@ def add_label(
     request: Request,
 ) -> HumanLabelPublic:
     pair = get_pair(session, pair_id, project)
-    annotator = annotator_of(key_identity(request, session, project), body.annotator)
-    label = session.scalars(
-        select(HumanLabel).where(HumanLabel.pair_id == pair.id, HumanLabel.annotator == annotator)
-    ).first()
-    if label is None:
-        label = HumanLabel(pair_id=pair.id, run_id=pair.run_id, annotator=annotator)
-        session.add(label)
-    else:
+    identity = key_identity(session, request_key(request), project)
+    label, created = record_label(session, pair, annotator_of(identity, body.annotator), body.label)
+    if not created:
         response.status_code = 200
-    label.label = body.label
-    queued = has_draw(session, pair.id, annotator)
-    label.source = LabelSource.QUEUE if queued else LabelSource.AD_HOC
-    session.commit()
     return HumanLabelPublic.model_validate(label)
-
-
-def key_identity(request: Request, session: Session, project: Project) -> str | None:
-    """Whom the caller's labels are recorded under; None when no key of the project was sent.
-
-    A request reaches a project's pair without a key of that project only on an open
-    server (no keys checked), where the body names the annotator.
-    """
-    key = request_key(request)
-    return key_annotator(session, key, project.id) if key is not None else None
 
 
 def annotator_of(identity: str | None, named: str | None, where: str = "body") -> str:
@@ -128,7 +106,4 @@ def annotator_of(identity: str | None, named: str | None, where: str = "body") -
 @router.get("/{pair_id}/human-labels", responses={404: NO_PAIR})
 def list_labels(pair_id: RowId, session: SessionDep, project: ProjectDep) -> list[HumanLabelPublic]:
     pair = get_pair(session, pair_id, project)
-    labels = session.scalars(
-        select(HumanLabel).where(HumanLabel.pair_id == pair.id).order_by(HumanLabel.id)
-    )
-    return [HumanLabelPublic.model_validate(label) for label in labels]
+    return [HumanLabelPublic.model_validate(label) for label in labels_of(session, pair)]

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Depends
 
-from judge_service.api.auth import AUTH_RESPONSES, current_project
-from judge_service.api.deps import SettingsDep
 from judge_service.api.schemas import JudgePublic
+from judge_service.web.auth import AUTH_RESPONSES, current_project
+from judge_service.web.deps import SettingsDep
 
 router = APIRouter(
     prefix="/v1/judges",

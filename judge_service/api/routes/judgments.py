@@ -10,11 +10,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
-from judge_service.api.deps import RowId, SessionDep, get_run
 from judge_service.api.schemas import NO_RUN
 from judge_service.csv_cells import csv_cell
 from judge_service.db.queries import JUDGMENT_EXPORT_COLUMNS, iter_judgments
+from judge_service.web.auth import AUTH_RESPONSES, ProjectDep
+from judge_service.web.deps import RowId, SessionDep, get_run
 
 router = APIRouter(prefix="/v1/runs", tags=["judgments"], responses=AUTH_RESPONSES)
 

@@ -6,13 +6,14 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
-from judge_service.api.deps import RowId, SessionDep, get_run
-from judge_service.api.routes.human_labels import annotator_of, key_identity
+from judge_service.api.routes.human_labels import annotator_of
 from judge_service.api.schemas import NO_RUN, refused
 from judge_service.labelling.queue import QueueRefused, next_pairs
+from judge_service.services.labels import key_identity
 from judge_service.stats.label_design import Strategy
 from judge_service.text import Text
+from judge_service.web.auth import AUTH_RESPONSES, ProjectDep, request_key
+from judge_service.web.deps import RowId, SessionDep, get_run
 
 router = APIRouter(prefix="/v1/runs", tags=["human labels"], responses=AUTH_RESPONSES)
 
@@ -64,7 +65,9 @@ def label_queue(
     ] = Strategy.ACTIVE,
 ) -> LabelQueue:
     run = get_run(session, run_id, project)
-    who = annotator_of(key_identity(request, session, project), annotator, where="query")
+    who = annotator_of(
+        key_identity(session, request_key(request), project), annotator, where="query"
+    )
     try:
         batch = next_pairs(session, run, who, n, strategy, np.random.default_rng())
     except QueueRefused as refusal:

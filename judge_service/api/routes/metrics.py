@@ -1,6 +1,6 @@
 """`GET /metrics` for Prometheus: open like `/healthz`, as it carries aggregates only.
 
-What it reports and why no project can read another's data in it: `ops.metrics`.
+What it reports and why no project can read another's data in it: `api.metrics_collector`.
 """
 
 from fastapi import APIRouter, Request, Response

@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter, Request
 
-from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
-from judge_service.api.deps import RowId
-from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import NO_RUN, TOO_LARGE, PairsAccepted, PairsIn
+from judge_service.web.auth import AUTH_RESPONSES, ProjectDep
+from judge_service.web.deps import RowId
+from judge_service.web.limits import StrictJSONRoute
 
 router = APIRouter(
     prefix="/v1/runs", tags=["pairs"], route_class=StrictJSONRoute, responses=AUTH_RESPONSES

@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter
 
-from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
-from judge_service.api.deps import SessionDep, SettingsDep
-from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.planner import make_plan
 from judge_service.api.schemas import NO_RUN, PlanCreate, PlanPublic
+from judge_service.web.auth import AUTH_RESPONSES, ProjectDep
+from judge_service.web.deps import SessionDep, SettingsDep
+from judge_service.web.limits import StrictJSONRoute
 
 router = APIRouter(
     prefix="/v1/plan", tags=["plan"], route_class=StrictJSONRoute, responses=AUTH_RESPONSES

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
-from judge_service.api.deps import SessionDep
-from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import MAX_VERSION, TOO_LARGE, RubricPublic, refused
 from judge_service.db.rubrics import get_rubric, list_rubrics, register_rubric
 from judge_service.judging.rubrics import BUILTIN, RubricDefinition
 from judge_service.text import Text
+from judge_service.web.auth import AUTH_RESPONSES, ProjectDep
+from judge_service.web.deps import SessionDep
+from judge_service.web.limits import StrictJSONRoute
 
 router = APIRouter(
     prefix="/v1/rubrics",

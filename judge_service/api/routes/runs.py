@@ -7,9 +7,6 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select, update
 
-from judge_service.api.auth import AUTH_RESPONSES, ProjectDep
-from judge_service.api.deps import DispatcherDep, RowId, SessionDep, SettingsDep, get_run
-from judge_service.api.limits import StrictJSONRoute
 from judge_service.api.schemas import (
     JUDGES_CHANGED,
     NO_RUN,
@@ -38,6 +35,9 @@ from judge_service.jobs.dispatch import dispatch_committed
 from judge_service.jobs.estimate import estimate_run
 from judge_service.judging.protocol import Scale
 from judge_service.text import Text
+from judge_service.web.auth import AUTH_RESPONSES, ProjectDep
+from judge_service.web.deps import DispatcherDep, RowId, SessionDep, SettingsDep, get_run
+from judge_service.web.limits import StrictJSONRoute
 
 router = APIRouter(
     prefix="/v1/runs", tags=["runs"], route_class=StrictJSONRoute, responses=AUTH_RESPONSES

@@ -4,13 +4,15 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
-from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.config import Settings
 from judge_service.db.models import Pair, Project, Run
 from judge_service.jobs.dispatch import Dispatcher
+
+# Ids are bigint columns: a larger number is no id, and PostgreSQL refuses to compare a
+# column with it.
+MAX_ROW_ID = 2**63 - 1
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -52,8 +54,3 @@ def get_pair(session: Session, pair_id: int, project: Project) -> Pair:
     if pair is None or pair.run.project_id != project.id:
         raise HTTPException(status_code=404, detail=f"pair {pair_id} not found")
     return pair
-
-
-def query_error(name: str, msg: str) -> RequestValidationError:
-    """A 422 shaped like FastAPI's own, naming the query parameter at fault."""
-    return RequestValidationError([{"loc": ("query", name), "msg": msg, "type": "value_error"}])

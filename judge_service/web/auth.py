@@ -36,12 +36,12 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from judge_service.api.deps import SettingsDep
-from judge_service.api.limits import BodyLimitMiddleware
 from judge_service.config import Settings
 from judge_service.db.models import Project
 from judge_service.db.projects import default_project, key_digest, project_for_key
 from judge_service.redis_clients import probe_redis
+from judge_service.web.deps import SettingsDep
+from judge_service.web.limits import BodyLimitMiddleware
 
 COOKIE = "judge_key"
 log = logging.getLogger(__name__)

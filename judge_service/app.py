@@ -1,4 +1,8 @@
-"""The FastAPI application factory."""
+"""The application factory: one FastAPI app that serves the API (`/v1`, probes, `/metrics`)
+and the dashboard (`/`, sign-in, the API docs), over one session factory and dispatcher.
+
+It sits above both, so the API and the dashboard never import each other.
+"""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -7,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from judge_service import __version__
-from judge_service.api.auth import AuthMiddleware, RateLimiter
 from judge_service.api.ingest_runs import IngestRuns
+from judge_service.api.metrics_collector import ServiceCollector
 from judge_service.api.pair_writer import PairWriter
 from judge_service.api.routes import (
     health,
@@ -34,7 +38,7 @@ from judge_service.dashboard.views import SummaryCache
 from judge_service.db.engine import dispose_engine, session_factory
 from judge_service.jobs.dispatch import InProcessDispatcher, make_dispatcher
 from judge_service.jobs.reconcile import reconcile
-from judge_service.ops.metrics import ServiceCollector
+from judge_service.web.auth import AuthMiddleware, RateLimiter
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by dashboard/api_docs.py, offline and under the CSP
         redoc_url=None,
     )
-    # Decides who is asking before any body is read, then caps the body (api/limits.py).
+    # Decides who is asking before any body is read, then caps the body (web/limits.py).
     app.add_middleware(AuthMiddleware, settings=settings)
     for module in (
         runs,
