@@ -9,7 +9,7 @@ import re
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +25,14 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 # The longest wait between two attempts of one judge call: the retry backoff's cap (8 s), or
 # a provider's `retry-after` (and the shared pause it sets), honoured up to this long.
 MAX_RETRY_WAIT_S = 30.0
+# OpenAI's reasoning families (o1, o3, o4-mini, gpt-5, gpt-5-mini, gpt-5.1, ...): they take
+# `max_completion_tokens` and refuse a temperature other than their default.
+REASONING_MODEL = re.compile(r"^(o[1-9][0-9]*|gpt-5)([-.@].*)?$")
+# What a run's record says of a temperature the judge was never sent.
+PROVIDER_DEFAULT = "provider default"
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+# Anthropic's smallest thinking budget.
+MIN_THINKING_BUDGET = 1024
 
 
 class JudgeConfig(BaseModel):
@@ -37,8 +45,21 @@ class JudgeConfig(BaseModel):
     base_url: str | None = None
     api_key_env: str = Field(min_length=1)
     # Sent to OpenAI-format endpoints only: the Anthropic SDK takes no sampling settings.
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    # Unset: 0.0, or nothing at all for a judge that refuses it (`omits_temperature`).
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    # The output cap, thinking included: `max_completion_tokens` on the wire to OpenAI
+    # reasoning models, `max_tokens` elsewhere.
     max_tokens: int = Field(default=1024, ge=1)
+    # An OpenAI-format reasoning model (no temperature, `max_completion_tokens`); unset, read
+    # from the model name (`REASONING_MODEL`).
+    reasoning: bool | None = None
+    # Sent as `reasoning_effort` to OpenAI-format endpoints (reasoning models, gpt-oss on vLLM).
+    reasoning_effort: ReasoningEffort | None = None
+    # Anthropic extended thinking: tokens the judge may think before it answers.
+    thinking_budget_tokens: int | None = None
+    # Store the judge's thinking text with each judgment (Anthropic returns it; it can be
+    # larger than the verdict), off unless the operator asks for it.
+    keep_thinking: bool = False
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     # A cap on the calls one job keeps in flight; unset, they follow the judge's rate limit
@@ -61,9 +82,75 @@ class JudgeConfig(BaseModel):
     # Fraction off for calls made through a provider batch API (both charge half price).
     batch_discount: float = Field(default=0.5, ge=0, le=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_temperature(cls, data: Any) -> Any:
+        """An unset temperature is 0.0, except for judges that refuse one (left unset)."""
+        if not isinstance(data, dict) or data.get("temperature") is not None:
+            return data
+        refused = _refuses_temperature(
+            data.get("provider"),
+            data.get("model"),
+            data.get("reasoning"),
+            data.get("thinking_budget_tokens"),
+        )
+        return data if refused else {**data, "temperature": 0.0}
+
+    @model_validator(mode="after")
+    def _reasoning_settings_fit(self) -> Self:
+        """Refuse what the provider would refuse on every call, naming the setting."""
+        openai_only = {"reasoning": self.reasoning, "reasoning_effort": self.reasoning_effort}
+        for name, value in openai_only.items():
+            if value is not None and self.provider != "openai":
+                raise ValueError(
+                    f"{name}: OpenAI-format judges only; an Anthropic judge thinks when "
+                    "thinking_budget_tokens is set"
+                )
+        budget = self.thinking_budget_tokens
+        if budget is not None:
+            if self.provider != "anthropic":
+                raise ValueError(
+                    "thinking_budget_tokens: Anthropic judges only; an OpenAI-format judge "
+                    "takes reasoning_effort"
+                )
+            if budget < MIN_THINKING_BUDGET:
+                raise ValueError(
+                    f"thinking_budget_tokens ({budget}) must be at least {MIN_THINKING_BUDGET}"
+                )
+            if budget >= self.max_tokens:
+                raise ValueError(
+                    f"thinking_budget_tokens ({budget}) must be below max_tokens "
+                    f"({self.max_tokens}), which caps thinking and answer together"
+                )
+        if self.omits_temperature and self.temperature is not None:
+            raise ValueError(
+                f"temperature: {self.model!r} takes only its provider's default temperature "
+                "(a reasoning model, or extended thinking); leave temperature unset"
+                + (", or set reasoning = false" if self.provider == "openai" else "")
+            )
+        return self
+
+    @property
+    def reasoning_model(self) -> bool:
+        """An OpenAI-format reasoning model: said so, or named like one."""
+        return self.provider == "openai" and _refuses_temperature(
+            self.provider, self.model, self.reasoning, None
+        )
+
+    @property
+    def omits_temperature(self) -> bool:
+        """The judge is sent no temperature: it runs at its provider's default."""
+        return _refuses_temperature(
+            self.provider, self.model, self.reasoning, self.thinking_budget_tokens
+        )
+
     def fingerprint(self) -> dict[str, object]:
-        """What decides the verdicts, for a run's record: no key, endpoint or timeouts."""
-        return self.model_dump(
+        """What decides the verdicts, for a run's record: no key, endpoint or timeouts.
+
+        A temperature never sent is recorded as the provider's default; the reasoning
+        settings appear only when set, so a judge without them keeps the record it had.
+        """
+        record = self.model_dump(
             include={
                 "provider",
                 "model",
@@ -74,6 +161,13 @@ class JudgeConfig(BaseModel):
                 "seed",
             }
         )
+        if self.omits_temperature:
+            record["temperature"] = PROVIDER_DEFAULT
+        if self.reasoning_effort is not None:
+            record["reasoning_effort"] = self.reasoning_effort
+        if self.thinking_budget_tokens is not None:
+            record["thinking_budget_tokens"] = self.thinking_budget_tokens
+        return record
 
     def cost_usd(
         self, input_tokens: int, output_tokens: int, cached_input: int = 0, batch: bool = False
@@ -109,6 +203,21 @@ class JudgeConfig(BaseModel):
         Waiting for the shared rate budget comes on top: that is queueing, not the call.
         """
         return self.timeout_s * (self.max_retries + 1) + MAX_RETRY_WAIT_S * self.max_retries
+
+
+def _refuses_temperature(
+    provider: object, model: object, reasoning: object, thinking: object
+) -> bool:
+    """Whether a judge runs at its provider's default temperature: an OpenAI-format reasoning
+    model (said so, or named like one), or an Anthropic judge with extended thinking.
+
+    Takes raw values too: the judge's default temperature is decided before validation.
+    """
+    if provider == "anthropic":
+        return thinking is not None
+    if isinstance(reasoning, bool):
+        return reasoning
+    return isinstance(model, str) and bool(REASONING_MODEL.match(model.rsplit("/", 1)[-1]))
 
 
 class Settings(BaseSettings):

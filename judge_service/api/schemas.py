@@ -115,6 +115,10 @@ class EstimatePublic(BaseModel):
     )
     cost_usd: float | None = Field(description="At the judges' prices; null if one has none")
     spent_usd: float = Field(description="Stored cost of the run's finished judgments")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Judges whose max_tokens is below what their calls in the project used",
+    )
 
 
 class RunCountsPublic(BaseModel):

@@ -286,6 +286,13 @@ class Judgment(Base):
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     # Of input_tokens, those the provider read from its prompt cache (cheaper).
     cached_input_tokens: Mapped[int | None] = mapped_column(Integer)
+    # Of output_tokens, those the judge spent reasoning (as the provider reports them).
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    # The provider's name for the backend that answered (OpenAI `system_fingerprint`); with
+    # judge_model (the reply's `model`), what shows a judge changed under a fixed name.
+    system_fingerprint: Mapped[str | None] = mapped_column(String(200))
+    # The judge's thinking text, kept only for a judge with `keep_thinking`.
+    thinking: Mapped[str | None] = mapped_column(Text)
     # At the judge's prices when written (batch discount included); NULL: written unpriced or
     # before 0008, so readers price its tokens at the configured prices instead.
     cost_usd: Mapped[float | None] = mapped_column(Float)

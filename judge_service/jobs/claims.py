@@ -82,6 +82,9 @@ class Result:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None  # a part of output_tokens, priced with them
+    system_fingerprint: str | None = None
+    thinking: str | None = None
     latency_ms: int | None = None
     error_kind: str | None = None
     error: str | None = None
@@ -382,6 +385,9 @@ def _result_row(
         "input_tokens": result.input_tokens,
         "output_tokens": result.output_tokens,
         "cached_input_tokens": result.cached_input_tokens,
+        "reasoning_tokens": result.reasoning_tokens,
+        "system_fingerprint": result.system_fingerprint,
+        "thinking": result.thinking,
         "cost_usd": result_cost(item, result, batch),
         "cache_key": item.cache_key,
         "cached_from_id": result.cached_from_id,

@@ -4,11 +4,15 @@ Prompt tokens are the rendered prompt's characters / 4 (the usual rule of thumb,
 simulated provider's count); output tokens per call are the judge's mean over its finished
 calls in this run, or its `max_tokens` before the first. Judgments the cache would answer
 cost nothing and are left out. No provider is called.
+
+It warns of a judge whose `max_tokens` is below what its calls in the project used (the 95th
+percentile of their output tokens, thinking included): a reasoning judge under too small a
+cap has its replies cut off, and they fail as `truncated`.
 """
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +24,10 @@ from judge_service.jobs.claims import WorkItem, work_items
 # Judgments rendered at once: bounds memory on a large run.
 RENDER_BATCH = 1000
 CHARS_PER_TOKEN = 4
+# A judge's latest calls in the project that its cap is checked against, and the fewest
+# that say anything about its 95th percentile.
+CAP_SAMPLE = 1000
+CAP_MIN_CALLS = 20
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class Estimate:
     output_tokens: int
     cost_usd: float | None
     spent_usd: float
+    warnings: list[str] = field(default_factory=list)
 
 
 def estimate_run(session: Session, run: Run, judges: dict[str, JudgeConfig]) -> Estimate:
@@ -73,6 +82,7 @@ def estimate_run(session: Session, run: Run, judges: dict[str, JudgeConfig]) -> 
         output_tokens=sum(output_tokens.values()),
         cost_usd=None if None in costs else float(sum(c or 0.0 for c in costs)),
         spent_usd=run.spent_usd,
+        warnings=_cap_warnings(session, run.project_id, calls, judges),
     )
 
 
@@ -92,6 +102,42 @@ def _cached_keys(session: Session, items: list[WorkItem]) -> set[str]:
             .distinct()
         )
     )
+
+
+def _cap_warnings(
+    session: Session, project_id: int, calls: dict[str, int], judges: dict[str, JudgeConfig]
+) -> list[str]:
+    """For each judge with calls to make: a warning when its `max_tokens` is below the 95th
+    percentile of the output tokens (reasoning included) of its latest done calls in the
+    project, so more than one call in twenty would be cut off."""
+    warnings = []
+    for judge in sorted(calls):
+        config = judges.get(judge)
+        if config is None:
+            continue
+        used = session.scalars(
+            select(Judgment.output_tokens)
+            .join(Run, Run.id == Judgment.run_id)
+            .where(
+                Run.project_id == project_id,
+                Judgment.judge == judge,
+                Judgment.status == JudgmentStatus.DONE,
+                Judgment.cached_from_id.is_(None),
+                Judgment.output_tokens.is_not(None),
+            )
+            .order_by(Judgment.id.desc())
+            .limit(CAP_SAMPLE)
+        ).all()
+        if len(used) < CAP_MIN_CALLS:
+            continue
+        p95 = sorted(used)[math.ceil(0.95 * len(used)) - 1]
+        if config.max_tokens < p95:
+            warnings.append(
+                f"judge {judge!r}: max_tokens {config.max_tokens} is below the 95th percentile "
+                f"of its calls' output tokens in this project ({p95}, thinking included): "
+                "replies cut off at the cap fail as truncated"
+            )
+    return warnings
 
 
 def _mean_output(session: Session, run_id: int) -> dict[str, float]:

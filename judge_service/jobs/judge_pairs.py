@@ -228,6 +228,9 @@ def interpret(replies: list[JudgeReply], item: WorkItem) -> Result:
         "input_tokens": _total(reply.input_tokens for reply in replies),
         "output_tokens": _total(reply.output_tokens for reply in replies),
         "cached_input_tokens": _total(reply.cached_input_tokens for reply in replies),
+        "reasoning_tokens": _total(reply.reasoning_tokens for reply in replies),
+        "system_fingerprint": last.system_fingerprint,
+        "thinking": FOLLOW_UP_SEPARATOR.join(r.thinking for r in replies if r.thinking) or None,
         "latency_ms": _total(reply.latency_ms for reply in replies),
     }
     try:

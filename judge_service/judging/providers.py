@@ -118,12 +118,14 @@ def openai_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
     if call.previous_reply is not None:
         messages.append({"role": "assistant", "content": call.previous_reply})
         messages.append({"role": "user", "content": FOLLOW_UP})
-    body: dict[str, Any] = {
-        "model": config.model,
-        "messages": messages,
-        "temperature": config.temperature,
-        "max_tokens": config.max_tokens,
-    }
+    body: dict[str, Any] = {"model": config.model, "messages": messages}
+    # Reasoning models refuse `max_tokens` and any temperature but their default.
+    if config.temperature is not None:
+        body["temperature"] = config.temperature
+    cap = "max_completion_tokens" if config.reasoning_model else "max_tokens"
+    body[cap] = config.max_tokens
+    if config.reasoning_effort is not None:
+        body["reasoning_effort"] = config.reasoning_effort
     if call.schema is not None:
         body["response_format"] = {
             "type": "json_schema",
@@ -135,7 +137,10 @@ def openai_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
 
 
 def anthropic_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
-    """The Messages request for one call; current SDKs take no sampling parameters."""
+    """The Messages request for one call; current SDKs take no sampling parameters.
+
+    A thinking budget turns on extended thinking; `max_tokens` caps thinking and answer.
+    """
     user: str | list[dict[str, Any]] = call.prompt.user
     if call.images:
         user = [anthropic_image_block(url) for url in call.images]
@@ -153,6 +158,8 @@ def anthropic_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
         "messages": messages,
         "max_tokens": config.max_tokens,
     }
+    if config.thinking_budget_tokens is not None:
+        body["thinking"] = {"type": "enabled", "budget_tokens": config.thinking_budget_tokens}
     if call.schema is not None:
         body["tools"] = [
             {
@@ -161,7 +168,10 @@ def anthropic_body(config: JudgeConfig, call: JudgeCall) -> dict[str, Any]:
                 "input_schema": call.schema,
             }
         ]
-        body["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
+        # Thinking may not be combined with forced tool use: the judge is offered the tool
+        # (the prompt asks for it), and a verdict in text instead is parsed as strict JSON.
+        forced = {"type": "tool", "name": TOOL_NAME}
+        body["tool_choice"] = forced if config.thinking_budget_tokens is None else {"type": "auto"}
     return body
 
 

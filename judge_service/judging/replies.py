@@ -31,6 +31,13 @@ class JudgeReply:
     extra: dict[str, Any] = field(default_factory=dict)
     # Of input_tokens (every prompt token), those read from the provider's prompt cache.
     cached_input_tokens: int | None = None
+    # Of output_tokens (both providers bill thinking as output), those spent reasoning, where
+    # the provider reports them (OpenAI); Anthropic folds them into output_tokens unreported.
+    reasoning_tokens: int | None = None
+    # OpenAI's `system_fingerprint`: the backend configuration that served the call.
+    system_fingerprint: str | None = None
+    # The thinking text (Anthropic thinking blocks), only when the judge keeps it.
+    thinking: str | None = None
 
 
 class MalformedReply(ValueError):
@@ -41,10 +48,15 @@ class _PromptDetails(TypedDict):
     cached_tokens: NotRequired[int | None]
 
 
+class _CompletionDetails(TypedDict):
+    reasoning_tokens: NotRequired[int | None]
+
+
 class _OpenAIUsage(TypedDict):
     prompt_tokens: NotRequired[int | None]
     completion_tokens: NotRequired[int | None]
     prompt_tokens_details: NotRequired[_PromptDetails | None]
+    completion_tokens_details: NotRequired[_CompletionDetails | None]
 
 
 class _OpenAIMessage(TypedDict):
@@ -59,6 +71,7 @@ class _OpenAIChoice(TypedDict):
 class _ChatCompletion(TypedDict):
     choices: list[_OpenAIChoice]
     model: NotRequired[str | None]
+    system_fingerprint: NotRequired[str | None]
     usage: NotRequired[_OpenAIUsage | None]
 
 
@@ -66,6 +79,7 @@ class _ContentBlock(TypedDict):
     type: str
     text: NotRequired[str]
     input: NotRequired[dict[str, Any]]
+    thinking: NotRequired[str]
 
 
 class _AnthropicUsage(TypedDict):
@@ -103,6 +117,7 @@ def openai_reply(
     text = (choice["message"].get("content") if choice else None) or ""
     usage = reply.get("usage") or {}
     details = usage.get("prompt_tokens_details") or {}
+    completion = usage.get("completion_tokens_details") or {}
     return JudgeReply(
         text=text,
         input_tokens=usage.get("prompt_tokens"),
@@ -112,6 +127,9 @@ def openai_reply(
         structured=text if structured else None,
         truncated=bool(choice and choice.get("finish_reason") == "length"),
         cached_input_tokens=details.get("cached_tokens"),
+        # Already inside completion_tokens: a part of output_tokens, never added to it.
+        reasoning_tokens=completion.get("reasoning_tokens"),
+        system_fingerprint=reply.get("system_fingerprint"),
     )
 
 
@@ -140,4 +158,11 @@ def anthropic_reply(
         structured=tool_input,
         truncated=reply.get("stop_reason") == "max_tokens",
         cached_input_tokens=cache_read,
+        thinking=_thinking(blocks) if config.keep_thinking else None,
     )
+
+
+def _thinking(blocks: list[_ContentBlock]) -> str | None:
+    """The text of the reply's thinking blocks (redacted ones carry none); None without."""
+    texts = [block.get("thinking", "") for block in blocks if block["type"] == "thinking"]
+    return "\n\n".join(texts) if texts else None

@@ -10,14 +10,17 @@ simulated ("Simulated judge (not a real model)" in prose, "simulated rule:" on
 each verdict line), and the model list says so too.
 
 Both output modes of the verdict protocol are spoken: text (verdict lines) and
-structured (OpenAI `response_format` json_schema, Anthropic forced tool use).
+structured (OpenAI `response_format` json_schema, Anthropic tool use). Reasoning models
+and extended thinking are too (`judge_service.simulate.reasoning`): the parameters they
+refuse get the real APIs' 400s, and their replies carry reasoning tokens.
 Knobs add the failures real judges show: replies without a verdict, replies cut
 off at the token limit, a judge that quotes the traces (echo) and one that obeys
 instructions it finds outside the delimited sections (obedient).
 
 Routes: `POST /v1/chat/completions` (OpenAI SDK, `base_url=<url>/v1`),
 `POST /v1/messages` (Anthropic SDK, `base_url=<url>`), `GET /v1/models`,
-`GET /healthz`, `GET /simulator/stats`, and both providers' batch APIs
+`GET /healthz`, `GET /simulator/stats`, `GET /simulator/requests` (the latest
+requests' settings), and both providers' batch APIs
 (`judge_service.simulate.batches`), whose requests are judged by `batch_answer`.
 """
 
@@ -28,7 +31,7 @@ import math
 import random
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -60,6 +63,7 @@ from judge_service.simulate.decision import (
     scale_of,
     unit_draw,
 )
+from judge_service.simulate.reasoning import signature, thinking_text
 from judge_service.simulate.reply import (
     Judgement,
     as_json,
@@ -87,6 +91,8 @@ __all__ = ["BadRequest", "TokenBucket", "create_app", "estimate_tokens", "serve"
 Route = Literal["openai", "anthropic"]
 SIMULATED_HEADER = "x-simulated-judge"
 MODEL_DESCRIPTION = "SIMULATED judge (judge-service simulator, not a real model)"
+RECEIVED_KEPT = 100
+_TEXT_FIELDS = ("messages", "system", "tools")
 
 
 class Fault(StrEnum):
@@ -209,10 +215,17 @@ def _openai_duration(seconds: float) -> str:
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
-def _error_body(route: Route, status: int, error_type: str, message: str) -> dict[str, Any]:
+def _error_body(
+    route: Route,
+    status: int,
+    error_type: str,
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
     if route == "openai":
-        code = "rate_limit_exceeded" if status == 429 else None
-        return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+        code = "rate_limit_exceeded" if status == 429 else code
+        return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
     return {"type": "error", "error": {"type": error_type, "message": message}}
 
 
@@ -228,12 +241,18 @@ class _Reply:
     # Simulated prompt cache: prompt tokens read from it, and written to it (Anthropic).
     cache_read: int = 0
     cache_write: int = 0
+    # Tokens reasoned before the answer (cut at the cap like the rest), billed as output.
+    thinking_tokens: int = 0
 
     @property
-    def completion_tokens(self) -> int:
+    def answer_tokens(self) -> int:
         if self.tool_input is not None:
             return estimate_tokens(json.dumps(self.tool_input))
         return estimate_tokens(self.text or "")
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.answer_tokens + self.thinking_tokens
 
 
 def _openai_completion(result: _Reply) -> dict[str, Any]:
@@ -258,6 +277,8 @@ def _openai_completion(result: _Reply) -> dict[str, Any]:
             "completion_tokens": result.completion_tokens,
             "total_tokens": parsed.prompt_tokens + result.completion_tokens,
             "prompt_tokens_details": {"cached_tokens": result.cache_read},
+            # Reasoning tokens are a part of completion_tokens, as OpenAI reports them.
+            "completion_tokens_details": {"reasoning_tokens": result.thinking_tokens},
         },
     }
 
@@ -276,6 +297,12 @@ def _anthropic_message(result: _Reply) -> dict[str, Any]:
         content, stop_reason = [tool_use], "tool_use"
     else:
         content, stop_reason = [{"type": "text", "text": result.text or ""}], "end_turn"
+    if result.thinking_tokens:
+        # The thinking block opens the reply; cut off inside it, the reply is nothing else.
+        thought = thinking_text(result.thinking_tokens)
+        thinking = {"type": "thinking", "thinking": thought, "signature": signature(thought)}
+        answered = result.tool_input is not None or bool(result.text)
+        content = [thinking, *content] if answered else [thinking]
     if result.truncated:
         stop_reason = "max_tokens"
     return {
@@ -379,6 +406,9 @@ class _Simulator:
         # tokens), so short test prompts show it.
         self.cached_prefixes: set[tuple[str, str, str]] = set()
         self.cached_prompt_tokens = 0
+        # The settings of the latest requests (bodies without their texts), for tests to
+        # see what a client sent.
+        self.received: deque[dict[str, Any]] = deque(maxlen=RECEIVED_KEPT)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -432,7 +462,15 @@ class _Simulator:
         return headers
 
     def error(
-        self, route: Route, status: int, error_type: str, message: str, **headers: str
+        self,
+        route: Route,
+        status: int,
+        error_type: str,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        **headers: str,
     ) -> JSONResponse:
         if status == 400:
             self.bad_requests += 1
@@ -442,7 +480,7 @@ class _Simulator:
             self.server_errors += 1
             self.errors_by_status[str(status)] += 1
         return JSONResponse(
-            _error_body(route, status, error_type, message),
+            _error_body(route, status, error_type, message, param, code),
             status_code=status,
             headers={**self.rate_headers(route), **headers},
         )
@@ -629,17 +667,24 @@ class _Simulator:
         return _Reply(request, text, None, None, truncated)
 
     def _limited(self, reply: _Reply) -> _Reply:
-        """Cut the reply at `max_tokens`, as a real model would (which loses the verdict)."""
+        """Cut the reply at `max_tokens`, as a real model would (which loses the verdict).
+
+        Thinking comes first and shares the cap: what it leaves is the answer's room.
+        """
         limit = reply.request.max_tokens
-        if not reply.truncated and limit is not None and reply.completion_tokens > limit:
-            if reply.tool_input is not None:
+        thinking = reply.request.thinking_tokens
+        if limit is not None:
+            thinking = min(thinking, limit)
+        room = None if limit is None else limit - thinking
+        if not reply.truncated and room is not None and reply.answer_tokens > room:
+            if reply.tool_input is not None and room > 0:
                 reply = _Reply(
                     reply.request, None, cut_tool_input(reply.tool_input), reply.tool_name, True
                 )
             else:
-                reply = _Reply(reply.request, (reply.text or "")[: limit * 4], None, None, True)
+                reply = _Reply(reply.request, (reply.text or "")[: room * 4], None, None, True)
         self.truncated_sent += reply.truncated
-        return reply
+        return replace(reply, thinking_tokens=thinking)
 
     async def handle(
         self, route: Route, request: Request, parse: Callable[[dict[str, Any]], JudgeRequest]
@@ -677,7 +722,8 @@ class _Simulator:
                 raise BadRequest(f"request body is not valid JSON: {exc}") from None
             parsed, knobs = self._read(body, parse)
         except (BadRequest, ModelOverrideError) as exc:
-            return self.error(route, 400, "invalid_request_error", str(exc))
+            fields = {"param": exc.param, "code": exc.code} if isinstance(exc, BadRequest) else {}
+            return self.error(route, 400, "invalid_request_error", str(exc), **fields)
         failure = self.http_fault(route, parsed, raw, knobs) or self.injected_error(route)
         await self.sleep()
         if failure is not None:
@@ -693,6 +739,7 @@ class _Simulator:
         """The request and its knobs; raises `BadRequest` / `ModelOverrideError` (a 400)."""
         if not isinstance(body, dict):
             raise BadRequest("request body must be a JSON object")
+        self.received.append({k: v for k, v in body.items() if k not in _TEXT_FIELDS})
         parsed = parse(body)
         return parsed, self.config.knobs_for(parsed.model)
 
@@ -707,7 +754,8 @@ class _Simulator:
             parsed, knobs = self._read(body, parse)
         except (BadRequest, ModelOverrideError) as exc:
             self.bad_requests += 1
-            return 400, _error_body(route, 400, "invalid_request_error", str(exc))
+            fields = {"param": exc.param, "code": exc.code} if isinstance(exc, BadRequest) else {}
+            return 400, _error_body(route, 400, "invalid_request_error", str(exc), **fields)
         if self._batch_error(route, parsed, knobs):
             self.batch_errors += 1
             message = "Simulated error inside a batch (judge-service simulator, not a provider)."
@@ -784,6 +832,11 @@ def create_app(config: SimulatorConfig) -> FastAPI:
             "owned_by": MODEL_DESCRIPTION,
         }
         return {"object": "list", "data": [entry]}
+
+    @app.get("/simulator/requests")
+    async def received() -> list[dict[str, Any]]:
+        """The latest judge requests' settings, oldest first: bodies without their texts."""
+        return list(sim.received)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 The simulator refuses what the real providers refuse (bad content parts, image
 blocks of the wrong shape, a `response_format` or tool setup that is not
-well-formed), so a service bug shows up as the same error it would cause in
-production instead of passing silently. Images are counted, never fetched.
+well-formed, parameters a reasoning model or extended thinking does not take),
+so a service bug shows up as the same error it would cause in production
+instead of passing silently. Images are counted, never fetched.
 """
 
 import re
@@ -11,6 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from judge_service.judging.protocol import TOOL_NAME
+from judge_service.simulate.reasoning import (
+    DEFAULT_EFFORT,
+    EFFORT_TOKENS,
+    MIN_THINKING_BUDGET,
+    reasoning_model,
+)
 
 BOUNDARY_PREFIX = "Boundary code:"
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -21,7 +28,15 @@ _DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,.+", re.DOTALL)
 
 
 class BadRequest(Exception):
-    """A request the provider would refuse with 400; the message names the problem."""
+    """A request the provider would refuse with 400; the message names the problem.
+
+    `param` and `code` fill OpenAI's error fields where the real API sets them.
+    """
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,9 @@ class JudgeRequest:
     # The system prompt may be served from a prompt cache: always on OpenAI (automatic),
     # on Anthropic only when a system block carries `cache_control`.
     cacheable_system: bool = False
+    # Tokens the judge reasons before it answers (a reasoning model, or extended thinking),
+    # billed as output, inside the same `max_tokens` cap as the answer.
+    thinking_tokens: int = 0
 
     @property
     def prompt(self) -> str | None:
@@ -288,6 +306,71 @@ def _anthropic_structured(body: dict[str, Any]) -> Structured | None:
     return Structured(schema=schemas[name], tool_name=name)
 
 
+def _openai_reasoning(body: dict[str, Any], model: str) -> int:
+    """Tokens a reasoning model reasons; OpenAI's refusals of the parameters it does not take."""
+    effort = body.get("reasoning_effort")
+    if not reasoning_model(model):
+        if effort is not None:
+            raise BadRequest(
+                "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+                param="reasoning_effort",
+                code="unsupported_parameter",
+            )
+        return 0
+    if body.get("max_tokens") is not None:
+        raise BadRequest(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            param="max_tokens",
+            code="unsupported_parameter",
+        )
+    temperature = body.get("temperature")
+    if temperature is not None and temperature != 1:
+        raise BadRequest(
+            f"Unsupported value: 'temperature' does not support {temperature} with this "
+            "model. Only the default (1) value is supported.",
+            param="temperature",
+            code="unsupported_value",
+        )
+    effort = DEFAULT_EFFORT if effort is None else effort
+    if effort not in EFFORT_TOKENS:
+        raise BadRequest(
+            f"Invalid value: {effort!r}. Supported values are: 'minimal', 'low', 'medium', "
+            "and 'high'.",
+            param="reasoning_effort",
+            code="invalid_value",
+        )
+    return EFFORT_TOKENS[effort]
+
+
+def _anthropic_thinking(body: dict[str, Any], max_tokens: int | None) -> int:
+    """The thinking budget (0 without thinking); Anthropic's refusals of what goes against it."""
+    thinking = body.get("thinking")
+    if thinking is None:
+        return 0
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
+        raise BadRequest("thinking.type: Input should be 'enabled' or 'disabled'")
+    if thinking["type"] == "disabled":
+        return 0
+    budget = thinking.get("budget_tokens")
+    if isinstance(budget, bool) or not isinstance(budget, int):
+        raise BadRequest("thinking.enabled.budget_tokens: Input should be a valid integer")
+    if budget < MIN_THINKING_BUDGET:
+        raise BadRequest(
+            "thinking.enabled.budget_tokens: Input should be greater than or equal to "
+            f"{MIN_THINKING_BUDGET}"
+        )
+    if max_tokens is not None and budget >= max_tokens:
+        raise BadRequest("`max_tokens` must be greater than `thinking.budget_tokens`.")
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") in ("tool", "any"):
+        raise BadRequest("Thinking may not be enabled when tool_choice forces tool use.")
+    temperature = body.get("temperature")
+    if temperature is not None and temperature != 1:
+        raise BadRequest("`temperature` may only be set to 1 when thinking is enabled.")
+    return budget
+
+
 def parse_openai(body: dict[str, Any]) -> JudgeRequest:
     """A `POST /v1/chat/completions` body."""
     model = _require_model(body)
@@ -296,6 +379,7 @@ def parse_openai(body: dict[str, Any]) -> JudgeRequest:
     legacy_max = _optional_positive_int(body, "max_tokens")
     max_tokens = max_tokens if max_tokens is not None else legacy_max
     _check_temperature(body, 2.0)
+    reasoning = _openai_reasoning(body, model)
     structured = _openai_structured(body)
     turns: list[Message] = []
     images = 0
@@ -309,7 +393,9 @@ def parse_openai(body: dict[str, Any]) -> JudgeRequest:
     system = "\n".join(turn.text for turn in turns if turn.role in ("system", "developer"))
     rest = tuple(turn for turn in turns if turn.role not in ("system", "developer"))
     tokens = estimate_tokens("".join(turn.text for turn in turns))
-    return JudgeRequest(model, system, rest, images, tokens, max_tokens, structured, True)
+    return JudgeRequest(
+        model, system, rest, images, tokens, max_tokens, structured, True, reasoning
+    )
 
 
 def parse_anthropic(body: dict[str, Any]) -> JudgeRequest:
@@ -320,6 +406,7 @@ def parse_anthropic(body: dict[str, Any]) -> JudgeRequest:
     max_tokens = _optional_positive_int(body, "max_tokens")
     messages = _check_messages(body)
     _check_temperature(body, 1.0)
+    thinking = _anthropic_thinking(body, max_tokens)
     structured = _anthropic_structured(body)
     system, _ = _content(body.get("system"), "system", "anthropic", "system")
     turns: list[Message] = []
@@ -336,4 +423,6 @@ def parse_anthropic(body: dict[str, Any]) -> JudgeRequest:
         isinstance(part, dict) and part.get("cache_control") == {"type": "ephemeral"}
         for part in body["system"]
     )
-    return JudgeRequest(model, system, tuple(turns), images, tokens, max_tokens, structured, marked)
+    return JudgeRequest(
+        model, system, tuple(turns), images, tokens, max_tokens, structured, marked, thinking
+    )
