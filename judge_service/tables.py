@@ -1,7 +1,13 @@
-"""Terminal rendering of a run's figures, shared by the demo and the CLI."""
+"""Terminal rendering of a run's figures, shared by the demo and the CLI.
+
+Each table keeps to 80 columns with ordinary judge names: a report's figures are split
+over stacked tables (counts, then rates) rather than squeezed into one that rich would
+have to cut. Figure columns never wrap; only the name column gives way.
+"""
 
 from typing import Any
 
+from rich.console import Group, RenderableType
 from rich.table import Table
 
 
@@ -52,61 +58,81 @@ def _rows(stats: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
-def stats_table(stats: dict[str, Any], title: str | None = None) -> Table:
-    """Preference per judge and for the panel: counts, rates, intervals, sign test."""
+def _table(title: str, name: str, figures: tuple[str, ...]) -> Table:
+    """A name column that may wrap, then figure columns that never do (no "69…" at 80):
+    a long header is given its own line breaks."""
+    table = Table(title=title)
+    table.add_column(name, overflow="fold")
+    for column in figures:
+        table.add_column(column, justify="right", no_wrap=True)
+    return table
+
+
+def stats_tables(stats: dict[str, Any], title: str | None = None) -> list[Table]:
+    """Preference per judge and for the panel: the verdict counts, then the rates."""
     level = ci_level(stats)
-    table = Table(
-        title=title or f"Run {stats['run_id']}: {stats['candidate']} vs {stats['baseline']}"
+    title = title or f"Run {stats['run_id']}: {stats['candidate']} vs {stats['baseline']}"
+    counts = _table(title, "judge", ("n", "wins", "ties", "incons.", "losses", "missing"))
+    rates = _table(
+        f"{title}: win rates",
+        "judge",
+        ("win rate", f"{level} CI", "decisive", f"{level} CI ", "sign test"),
     )
-    for column in ("judge", "n", "wins", "ties", "incons.", "losses", "missing"):
-        table.add_column(column, justify="left" if column == "judge" else "right")
-    for column in ("win rate", f"{level} CI", "decisive", f"{level} CI ", "sign test"):
-        table.add_column(column, justify="right")
     for name, figures in _rows(stats):
-        table.add_row(
+        counts.add_row(
             name,
             *(
                 str(figures[key])
                 for key in ("n", "wins", "ties", "inconsistent", "losses", "missing")
             ),
+        )
+        rates.add_row(
+            name,
             pct(figures["win_rate"]),
             ci_range(figures["win_rate_ci"]),
             pct(figures["decisive_win_rate"]),
             ci_range(figures["decisive_win_rate_ci"]),
             p_value(figures["sign_test_p"]),
         )
-    return table
+    return [counts, rates]
 
 
-def bias_table(stats: dict[str, Any]) -> Table:
-    """Per judge: did the order or the length of a trace sway the verdicts?"""
+def bias_tables(stats: dict[str, Any]) -> list[Table]:
+    """Per judge: did the order or the length of a trace sway the verdicts, and the win
+    rates that allow for it?"""
     level = ci_level(stats)
-    table = Table(title="Bias diagnostics (0.5 is unbiased for first slot and longer)")
-    table.add_column("judge")
-    for column in (
-        "position consistency",
-        "first slot",
-        f"{level} CI",
-        "longer preferred",
-        f"{level} CI ",
-        "length-controlled win rate",
-        f"{level} CI  ",
-        "order-level win rate",
-    ):
-        table.add_column(column, justify="right")
+    swayed = _table(
+        "Bias diagnostics (0.5 is unbiased for first slot and longer)",
+        "judge",
+        (
+            "position\nconsistency",
+            "first\nslot",
+            f"{level} CI",
+            "longer\npreferred",
+            f"{level} CI ",
+        ),
+    )
+    adjusted = _table(
+        "Win rates allowing for length and order",
+        "judge",
+        ("length-controlled\nwin rate", f"{level} CI", "order-level\nwin rate"),
+    )
     for name, figures in _rows(stats):
-        table.add_row(
+        swayed.add_row(
             name,
             pct(figures["position_consistency"]),
             pct(figures["first_slot_rate"]),
             ci_range(figures["first_slot_rate_ci"]),
             pct(figures["longer_preferred_rate"]),
             ci_range(figures["longer_preferred_rate_ci"]),
+        )
+        adjusted.add_row(
+            name,
             pct(figures["length_controlled_win_rate"]),
             ci_range(figures["length_controlled_win_rate_ci"]),
             pct(figures["order_level"]["win_rate"]),
         )
-    return table
+    return [swayed, adjusted]
 
 
 def agreement_lines(stats: dict[str, Any]) -> list[str]:
@@ -132,33 +158,41 @@ def agreement_lines(stats: dict[str, Any]) -> list[str]:
     return lines
 
 
-def calibrated_part(stats: dict[str, Any]) -> Table | str | None:
-    """The win rate corrected by people's labels, beside the judge's; None without it."""
+def calibrated_part(stats: dict[str, Any]) -> Group | str | None:
+    """The win rate corrected by people's labels, beside the judge's, then the labels
+    behind it; None without it."""
     panel = stats.get("calibrated")
     if panel is None:
         return None
     if panel["estimate"] is None:
         return f"calibrated win rate: none yet ({panel['reason']})"
     level = ci_level(stats)
-    table = Table(title="Win rate corrected by labels from the label queue (PPI++)")
-    table.add_column("judge")
-    for column in ("judge's", f"{level} CI", "calibrated", f"{level} CI ", "labels alone"):
-        table.add_column(column, justify="right")
-    for column in ("labels", "left out"):
-        table.add_column(column, justify="right")
+    corrected = _table(
+        "Win rate corrected by labels from the label queue (PPI++)",
+        "judge",
+        ("judge's", f"{level} CI", "calibrated", f"{level} CI "),
+    )
+    labels = _table(
+        "The labels behind it",
+        "judge",
+        ("labels", "left out", f"labels alone, {level} CI"),
+    )
     for name, figures in _rows(stats):
         cal = figures["calibrated"]
-        table.add_row(
+        corrected.add_row(
             name,
             pct(figures["win_rate"]),
             ci_range(figures["win_rate_ci"]),
             pct(cal["estimate"]),
             ci_range(cal["ci"]),
-            ci_range(cal["human_only_ci"]),
+        )
+        labels.add_row(
+            name,
             str(cal["labels_used"]),
             str(cal["labels_excluded"]),
+            ci_range(cal["human_only_ci"]),
         )
-    return table
+    return Group(corrected, labels)
 
 
 def _num(value: float | None) -> str:
@@ -170,22 +204,25 @@ def _adjusted(p: float | None, survives: bool | None) -> str:
     return p_value(p) + (" *" if survives else "")
 
 
-def breakdown_table(title: str, label: str, by_name: dict[str, dict[str, Any]]) -> Table:
-    """One row per rubric axis or stratum, from panel figures.
+def breakdown_tables(title: str, label: str, by_name: dict[str, dict[str, Any]]) -> list[Table]:
+    """One row per rubric axis or stratum, from panel figures: the counts, then the rates.
 
     Rows that carry the adjusted sign test (a `by_stratum` row's fields merged into its
-    panel's) add Holm and BH columns.
+    panel's) add Holm and BH columns to the rates.
     """
-    table = Table(title=title)
-    columns = ("n", "wins", "ties", "incons.", "losses", "win rate", "95% CI", "sign test")
     adjusted = any("sign_test_p_holm" in figures for figures in by_name.values())
-    table.add_column(label)
-    for column in (*columns, *(("Holm", "BH") if adjusted else ())):
-        table.add_column(column, justify="right")
+    counts = _table(title, label, ("n", "wins", "ties", "incons.", "losses"))
+    rates = _table(
+        f"{title}: win rates",
+        label,
+        ("win rate", "95% CI", "sign test", *(("Holm", "BH") if adjusted else ())),
+    )
     for name, figures in by_name.items():
-        table.add_row(
+        counts.add_row(
+            name, *(str(figures[key]) for key in ("n", "wins", "ties", "inconsistent", "losses"))
+        )
+        rates.add_row(
             name,
-            *(str(figures[key]) for key in ("n", "wins", "ties", "inconsistent", "losses")),
             pct(figures["win_rate"]),
             ci_range(figures["win_rate_ci"]),
             p_value(figures["sign_test_p"]),
@@ -198,12 +235,16 @@ def breakdown_table(title: str, label: str, by_name: dict[str, dict[str, Any]]) 
                 else ()
             ),
         )
-    return table
+    return [counts, rates]
 
 
-def report(stats: dict[str, Any]) -> list[Table | str]:
+def report(stats: dict[str, Any]) -> list[RenderableType]:
     """Everything a stats body says, in print order, from preference to strata."""
-    parts: list[Table | str] = [stats_table(stats), bias_table(stats), *agreement_lines(stats)]
+    parts: list[RenderableType] = [
+        *stats_tables(stats),
+        *bias_tables(stats),
+        *agreement_lines(stats),
+    ]
     calibrated = calibrated_part(stats)
     if calibrated is not None:
         parts.append(calibrated)
@@ -212,5 +253,5 @@ def report(stats: dict[str, Any]) -> list[Table | str]:
             name: {**s["panel"], **{k: v for k, v in s.items() if k not in ("panel", "per_judge")}}
             for name, s in stats["by_stratum"].items()
         }
-        parts.append(breakdown_table(f"By {stats['by']} (panel)", stats["by"], strata))
+        parts.extend(breakdown_tables(f"By {stats['by']} (panel)", stats["by"], strata))
     return parts

@@ -32,7 +32,7 @@ from judge_service.demo import annotator
 from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
 from judge_service.simulate.server import create_app as create_simulator
-from judge_service.tables import breakdown_table, ci_level, ci_range, headline, pct, report
+from judge_service.tables import breakdown_tables, ci_level, ci_range, headline, pct, report
 
 KEY_ENV = "JUDGE_SIMULATED_KEY"
 RUBRIC = "reasoning-trace"
@@ -248,6 +248,8 @@ def run_demo(
         labelled = _simulate_labels(api.url, client, run["id"], sample, target, console)
         stats = client.get(f"/v1/runs/{run['id']}/stats", params={"by": "modality"})
         stats = stats.raise_for_status().json()
+        # The sentence first, then the tables behind it.
+        console.print(f"[bold]{headline(stats)}[/] [yellow](simulated judges)[/]")
         for part in report(stats):
             console.print(part)
         by_axis = {
@@ -256,8 +258,8 @@ def run_demo(
             .json()
             for axis in client.get(f"/v1/rubrics/{RUBRIC}").raise_for_status().json()["axes"]
         }
-        console.print(breakdown_table("Per-axis win rates (panel)", "axis", by_axis))
-        console.print(f"[bold]{headline(stats)}[/] [yellow](simulated judges)[/]")
+        for table in breakdown_tables("Per-axis win rates (panel)", "axis", by_axis):
+            console.print(table)
         console.print(Text(calibrated_line(stats, labelled), style="bold"), soft_wrap=True)
         console.print(
             f"(the annotator's rule on all {len(sample)} pairs gives "

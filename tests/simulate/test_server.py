@@ -313,7 +313,9 @@ def test_openai_rate_limit(make_server: Any) -> None:
         assert raw.headers["x-ratelimit-limit-requests"] == "60"
         assert int(raw.headers["x-ratelimit-remaining-requests"]) >= 0
         assert raw.headers["x-ratelimit-reset-requests"].endswith("s")
-    assert 3 <= ok <= 5  # the burst, plus at most a refilled token or two
+    # The burst, plus the tokens refilled meanwhile (one a second at 60 rpm): on a loaded
+    # machine (the suite in parallel) the ten calls can take seconds.
+    assert 3 <= ok <= 4 + int(time.time() - before)
     assert refused
     for exc in refused:
         assert exc.status_code == 429
