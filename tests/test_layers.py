@@ -5,8 +5,9 @@ one beside or above it:
 
 0. foundations: `config`, `text`, `csv_cells`, `redis_clients`, `tables`, `background`,
    `simulated_model` (the package root's `__version__` too)
-1. `stats` (pure numpy/scipy) and `judging` (prompts, protocol, provider calls)
-2. `ops`: the low-level pieces the judge calls use (logs, rate limits, throttling)
+1. `stats` (pure numpy/scipy) and `judging` (prompts, protocol, provider calls and their
+   shared rate budgets)
+2. `ops`: logs
 3. `db`: tables and every SQL query
 4. `jobs` (the worker, the dispatcher) and `labelling` (the label queue)
 5. `web`: HTTP plumbing the API and the dashboard share (deps, auth, body limits)
@@ -54,11 +55,7 @@ LAYERS: dict[str, int] = {
     "__main__": 11,
 }
 # Imports allowed against the layers, each with why and until when.
-EXCEPTIONS = {
-    # The judge's shared budget (ops/rate_limits.py) is awaited by every paced attempt; it
-    # moves below `judging` (or into it) once its owner's rework of rate limits lands.
-    ("judge_service.judging.paced", "judge_service.ops.rate_limits"),
-}
+EXCEPTIONS: set[tuple[str, str]] = set()
 SIMULATOR_USERS = ("simulate", "demo", "cli")
 
 

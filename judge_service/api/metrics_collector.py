@@ -3,7 +3,7 @@
 The API and the RQ workers are separate processes, often on separate machines, so no
 counter lives in the API: each scrape asks PostgreSQL (judgments, tokens, cost, latency,
 aggregated in SQL, two grouped queries) and Redis (queue depth, workers, the providers'
-429s and 529s the workers counted, `ops.throttling`).
+429s and 529s the workers counted, `judging/throttling.py`).
 
 It lives with the API, not in `ops`: it reads the database and the dispatcher, which the
 low-level pieces in `ops` (used by the judge calls) must not import.
@@ -34,6 +34,7 @@ from judge_service.db.models import JudgmentStatus
 from judge_service.db.queries import judgment_counts
 from judge_service.db.usage import judge_totals
 from judge_service.jobs.dispatch import Dispatcher
+from judge_service.judging.throttling import throttled_counts
 from judge_service.redis_clients import probe_redis
 
 log = logging.getLogger(__name__)
@@ -153,10 +154,6 @@ class ServiceCollector(Collector):
             "Provider responses 429 (rate limited) and 529 (overloaded) by judge, retried or not",
             labels=["judge", "status"],
         )
-        # Imported at the first scrape, not with the app: `ops.throttling` takes its hook's
-        # types from `judging.providers`, which loads both provider SDKs (seconds of startup).
-        from judge_service.ops.throttling import throttled_counts
-
         counts = throttled_counts(self._redis, self._settings.queue_name)
         for (judge, status), count in sorted(counts.items()):
             throttled.add_metric([judge, str(status)], count)

@@ -1,7 +1,7 @@
 """The event loop a job's judge calls run on: its timers fall due on a grid of `GRID_S`.
 
 Under a provider's rate limit a job's calls are paced: each waits for its turn in the shared
-budget (`ops/rate_limits.py`), and at 3,000 requests/min each of two workers woke every
+budget (`judging/rate_limits.py`), and at 3,000 requests/min each of two workers woke every
 40 ms or so to start one. A loop woken for each call alone spends more on it, not in our
 code but in waking (a work horse did at most 13% more Python work paced than unpaced, for
 1.6 times the CPU): the same 2,000 SDK calls cost 2.3-2.5 ms of CPU each four at a time,

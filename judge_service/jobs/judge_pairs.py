@@ -51,11 +51,11 @@ from judge_service.judging.protocol import (
     verdict_schema,
 )
 from judge_service.judging.providers import JudgeCall, describe_error, make_provider
+from judge_service.judging.rate_limits import RateBudgets
 from judge_service.judging.replies import JudgeReply
 from judge_service.judging.rubrics import OVERALL
+from judge_service.judging.throttling import ThrottleCounter
 from judge_service.judging.verdicts import to_verdict
-from judge_service.ops.rate_limits import RateBudgets
-from judge_service.ops.throttling import ThrottleCounter
 
 log = logging.getLogger(__name__)
 FOLLOW_UP_SEPARATOR = "\n\n----- follow-up reply -----\n\n"

@@ -1,7 +1,7 @@
 """A judge's calls paced to what the provider allows: shared budget, concurrency, one retry layer.
 
 Every attempt (the retries included) tells the job's adaptive concurrency the rate the
-judge's shared budget allows, waits for that budget and any pause (`ops/rate_limits.py`),
+judge's shared budget allows, waits for that budget and any pause (`judging/rate_limits.py`),
 then reports whether the provider refused it (`judging/concurrency.py`); refused or failed
 attempts are retried by `judging/retries.py` alone. Each call and attempt reports when it
 begins and ends, so the concurrency knows when a slot waits with no answer on its way.
@@ -16,9 +16,9 @@ from judge_service.config import JudgeConfig
 from judge_service.judging.concurrency import AdaptiveConcurrency
 from judge_service.judging.providers import JudgeCall, JudgeProvider
 from judge_service.judging.rate_headers import THROTTLED
+from judge_service.judging.rate_limits import JudgeBudget
 from judge_service.judging.replies import JudgeReply
 from judge_service.judging.retries import with_retries
-from judge_service.ops.rate_limits import JudgeBudget
 
 
 def estimated_tokens(config: JudgeConfig, call: JudgeCall) -> int:

@@ -19,7 +19,7 @@ import asyncio
 import functools
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,6 +32,7 @@ from judge_service.config import JudgeConfig
 from judge_service.judging.images import anthropic_image_block
 from judge_service.judging.prompt import Prompt
 from judge_service.judging.protocol import SCHEMA_NAME, TOOL_NAME
+from judge_service.judging.rate_headers import ResponseHook
 from judge_service.judging.replies import JudgeReply, MalformedReply, anthropic_reply, openai_reply
 
 FOLLOW_UP = (
@@ -52,19 +53,6 @@ class JudgeProvider(Protocol):
     async def complete(self, call: JudgeCall) -> JudgeReply: ...
 
     async def aclose(self) -> None: ...
-
-
-class StatusResponse(Protocol):
-    """What a response hook reads of the SDK's HTTP response."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-
-
-ResponseHook = Callable[[StatusResponse], Awaitable[None]]
 
 
 @functools.cache

@@ -8,11 +8,26 @@ RFC 3339 time). A remaining quota of zero means the next call would be refused u
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 THROTTLED = (429, 529)
+
+
+class StatusResponse(Protocol):
+    """What a response hook reads of the SDK's HTTP response."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+# Called with every HTTP response a judge's client receives (`judging/throttling.py`).
+ResponseHook = Callable[[StatusResponse], Awaitable[None]]
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 

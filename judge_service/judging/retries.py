@@ -7,7 +7,7 @@ dropped connections. Waits are jittered exponential (0.5 s doubling, capped at
 `BACKOFF_MAX_S`), or the provider's `retry-after` when longer (capped at `MAX_RETRY_WAIT_S`).
 A call makes at most `max_retries + 1` attempts, then raises what the last one raised; a 429
 does not count against them, up to `MAX_REFUSALS`: it says "not now", not "not this call",
-and a judge's shared budget (`ops/rate_limits.py`), above all one probing for an unknown
+and a judge's shared budget (`judging/rate_limits.py`), above all one probing for an unknown
 limit, can draw a few in a row for one call while the rest go through.
 """
 

@@ -12,12 +12,8 @@ import sys
 from typing import Any
 
 from judge_service.config import JudgeConfig
-from judge_service.judging.providers import (
-    StatusResponse,
-    load_sdks,
-    make_provider,
-    verifying_context,
-)
+from judge_service.judging.providers import load_sdks, make_provider, verifying_context
+from judge_service.judging.rate_headers import StatusResponse
 from tests.conftest import REPO
 
 FIRST_CALLS = """

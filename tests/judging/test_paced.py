@@ -25,13 +25,13 @@ from judge_service.judging.concurrency import AdaptiveConcurrency
 from judge_service.judging.paced import PacedJudge
 from judge_service.judging.prompt import render_prompt
 from judge_service.judging.providers import JudgeCall, make_provider
+from judge_service.judging.rate_limits import RateBudgets, budget_key
 from judge_service.judging.replies import JudgeReply
-from judge_service.ops.rate_limits import RateBudgets, budget_key
-from judge_service.ops.throttling import ThrottleCounter
+from judge_service.judging.throttling import ThrottleCounter
 from judge_service.simulate.config import SimulatorConfig
 from judge_service.simulate.server import create_app
 from tests.conftest import KEY_ENV, simulator_stats
-from tests.ops import budget_child
+from tests.judging import budget_child
 
 QUESTION = "Which diagnosis fits the findings?"
 

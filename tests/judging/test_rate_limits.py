@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from judge_service.background import free_port
-from judge_service.ops.rate_limits import (
+from judge_service.judging.rate_limits import (
     BURST_S,
     PROBE_CREEP,
     PROBE_CREEP_S,
@@ -24,7 +24,7 @@ from judge_service.ops.rate_limits import (
     RateBudgets,
     budget_key,
 )
-from tests.ops import budget_child
+from tests.judging import budget_child
 
 RPM = 1200  # 20 a second; a burst of BURST_S x 20
 
@@ -139,7 +139,9 @@ def test_an_unreachable_redis_never_holds_a_call(caplog: pytest.LogCaptureFixtur
             await budgets.aclose()
 
     assert asyncio.run(scenario()) == 0.0
-    messages = [r.getMessage() for r in caplog.records if r.name == "judge_service.ops.rate_limits"]
+    messages = [
+        r.getMessage() for r in caplog.records if r.name == "judge_service.judging.rate_limits"
+    ]
     assert any("not shared" in m for m in messages) and any("not checked" in m for m in messages)
 
 
@@ -163,7 +165,7 @@ def test_hundreds_of_calls_at_once_are_all_paced(
         with redis.Redis.from_url(redis_url) as client:
             return len(client.keys(budget_key(ns, "j", "*")))
 
-    with caplog.at_level("WARNING", logger="judge_service.ops.rate_limits"):
+    with caplog.at_level("WARNING", logger="judge_service.judging.rate_limits"):
         keys = asyncio.run(scenario())
     assert keys >= 1
     assert not [r for r in caplog.records if "not checked" in r.getMessage()]

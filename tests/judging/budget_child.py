@@ -1,6 +1,6 @@
 """A process that takes grants from one judge's shared budget and prints when it got each.
 
-`python -m tests.ops.budget_child REDIS_URL NAMESPACE JUDGE RPM COUNT`: waits for a line on
+`python -m tests.judging.budget_child REDIS_URL NAMESPACE JUDGE RPM COUNT`: waits for a line on
 stdin (so every child starts drawing at once, imports done), then prints one wall-clock
 time per grant, as JSON.
 """
@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from judge_service.ops.rate_limits import RateBudgets
+from judge_service.judging.rate_limits import RateBudgets
 from tests.conftest import REPO, cli_env
 
 

@@ -9,7 +9,7 @@ Redis (the embedded mode: jobs on the API's threads) the counts live in this pro
 Counting never fails a judge call: only 429s and 529s touch Redis, with one bounded attempt
 (`redis_clients.PROBE_TIMEOUT_S`), and an error drops that count with a warning.
 
-The same hook hands every response to the judge's budget (`ops/rate_limits.py`): a
+The same hook hands every response to the judge's budget (`judging/rate_limits.py`): a
 `retry-after`, or a quota reported spent until its reset, becomes a pause every worker
 waits out; the limits announced become the budget when none is configured; and a 429 tells
 a budget that is probing for its limit where the limit is.
@@ -22,8 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from redis import Redis
 
-from judge_service.judging.providers import ResponseHook, StatusResponse
-from judge_service.judging.rate_headers import THROTTLED
+from judge_service.judging.rate_headers import THROTTLED, ResponseHook, StatusResponse
 from judge_service.redis_clients import job_redis
 
 log = logging.getLogger(__name__)

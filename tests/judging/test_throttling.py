@@ -14,7 +14,7 @@ import pytest
 from judge_service.background import free_port
 from judge_service.demo.sample import sample_pairs
 from judge_service.jobs.judge_pairs import judge_chunk
-from judge_service.ops.throttling import throttled_counts
+from judge_service.judging.throttling import throttled_counts
 from judge_service.redis_clients import probe_redis
 from judge_service.simulate.config import SimulatorConfig
 from tests.conftest import StackFactory, create_run, simulated_judges, simulator_stats
@@ -53,7 +53,7 @@ def test_refusals_are_counted_and_never_fail_a_call(
 
     with caplog.at_level(logging.WARNING):
         summary = judge_chunk(settings, pair_ids)
-    not_counted = [r for r in caplog.records if r.name == "judge_service.ops.throttling"]
+    not_counted = [r for r in caplog.records if r.name == "judge_service.judging.throttling"]
 
     sent = simulator_stats(stack.simulator)
     assert sent["rate_limited"] > 0 and sent["errors_by_status"].get("529", 0) > 0, sent
