@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint format clean
+.PHONY: demo test test-fast lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,15 @@ $(CHROMIUM):
 demo: $(STAMP)
 	$(BIN)/judge-service demo
 
+# The whole suite (what CI runs) in pytest-xdist worker processes, each with its own
+# databases and queues; `make test TEST_WORKERS=2` for fewer.
+TEST_WORKERS ?= 4
 test: $(STAMP) $(CHROMIUM) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
+
+# The quick loop: no test marked slow (no worker subprocess, demo, browser or fault test).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
