@@ -6,13 +6,15 @@ message when it does not answer; nothing is skipped silently.
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +192,47 @@ def start_cli(
         text=True,
         **popen,
     )
+
+
+@dataclass(frozen=True)
+class ServingDemo:
+    process: subprocess.Popen[str]
+    output: str  # what it printed up to its "press Ctrl-C" line
+    base_url: str  # http://host:port
+    run_id: int
+
+    def stop(self, signum: int = signal.SIGINT) -> None:
+        """Stop it as a user (Ctrl-C) or a service manager (SIGTERM) would: it exits 0."""
+        self.process.send_signal(signum)
+        assert self.process.wait(timeout=60) == 0
+
+
+@contextmanager
+def serving_demo(cwd: Path, pairs: int, columns: int = 160) -> Iterator[ServingDemo]:
+    """`judge-service demo` serving its dashboard on a free port, once it says so; killed on
+    the way out unless the test stopped it."""
+    demo = start_cli(
+        *("demo", "--pairs", str(pairs), "--port", "0"),
+        env={"COLUMNS": str(columns), "PYTHONPATH": str(REPO)},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        for line in demo.stdout:
+            lines.append(line)
+            if "press Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        url = re.search(r"Dashboard: (http://\S+)/runs/(\d+)", output)
+        assert url, output
+        yield ServingDemo(demo, output, url[1], int(url[2]))
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

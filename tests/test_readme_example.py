@@ -9,14 +9,13 @@ judge reads, the candidate's matching the reference and the baseline's not.
 
 import json
 import re
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from judge_service.simulate.decision import answer_matches, final_answer
-from tests.conftest import REPO, cli_env, start_cli
+from tests.conftest import REPO, cli_env, serving_demo
 
 pytestmark = pytest.mark.slow
 README = REPO / "README.md"
@@ -52,23 +51,8 @@ def test_the_example_traces_state_final_answers_the_simulated_judge_reads() -> N
 
 
 def test_the_api_walkthrough_runs_against_the_demo(tmp_path: Path) -> None:
-    demo = start_cli(
-        *("demo", "--pairs", "12", "--port", "0"),
-        env={"COLUMNS": "160", "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        assert demo.stdout is not None
-        lines: list[str] = []
-        for line in demo.stdout:
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
-        url = re.search(r"Dashboard: http://(\S+?)/runs/", "".join(lines))
-        assert url, "".join(lines)
-        script = STRICT + api_block().replace("localhost:8000", url[1])
+    with serving_demo(tmp_path, 12) as demo:
+        script = STRICT + api_block().replace("localhost:8000", demo.base_url.split("//")[1])
         walkthrough = subprocess.run(
             ["bash", "-c", script],
             cwd=tmp_path,
@@ -77,12 +61,7 @@ def test_the_api_walkthrough_runs_against_the_demo(tmp_path: Path) -> None:
             text=True,
             timeout=120,
         )
-        demo.send_signal(signal.SIGINT)
-        assert demo.wait(timeout=60) == 0
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        demo.stop()
     assert walkthrough.returncode == 0, walkthrough.stdout + walkthrough.stderr
     # curl adds no newline: the judges' list is the first JSON value of the output.
     listed, _ = json.JSONDecoder().raw_decode(walkthrough.stdout)

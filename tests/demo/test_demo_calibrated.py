@@ -5,9 +5,6 @@ figure it printed must be the API's, and every label must say it came from the q
 simulated annotator.
 """
 
-import re
-import signal
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -17,46 +14,28 @@ from judge_service.demo.annotator import NAME, rule_win_rate
 from judge_service.demo.runner import LABELS
 from judge_service.demo.sample import sample_pairs
 from judge_service.tables import ci_range, pct
-from tests.conftest import REPO, start_cli
+from tests.conftest import serving_demo
 
 pytestmark = pytest.mark.slow
 PAIRS = 160
 
 
 def test_the_demo_prints_the_apis_calibrated_figure_from_simulated_labels(tmp_path: Path) -> None:
-    demo = start_cli(
-        *("demo", "--pairs", str(PAIRS), "--port", "0"),
-        env={"COLUMNS": "160", "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        assert demo.stdout is not None
-        lines: list[str] = []
-        for line in demo.stdout:
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
-        output = "".join(lines)
-        url = re.search(r"Dashboard: (http://\S+)/runs/(\d+)", output)
-        assert url, output
-        api = f"{url[1]}/v1/runs/{url[2]}"
+    with serving_demo(tmp_path, PAIRS) as demo:
+        api = f"{demo.base_url}/v1/runs/{demo.run_id}"
         stats = httpx.get(f"{api}/stats", timeout=30).raise_for_status().json()
         pairs = httpx.get(f"{api}/pairs", timeout=30).raise_for_status().json()["items"]
         labels = [
             label
             for pair in pairs
-            for label in httpx.get(f"{url[1]}/v1/pairs/{pair['pair_id']}/human-labels", timeout=30)
+            for label in httpx.get(
+                f"{demo.base_url}/v1/pairs/{pair['pair_id']}/human-labels", timeout=30
+            )
             .raise_for_status()
             .json()
         ]
-        demo.send_signal(signal.SIGINT)
-        assert demo.wait(timeout=60) == 0
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        demo.stop()
+    output = demo.output
 
     # Every label is the simulated annotator's, handed out by the queue: all of them count.
     assert len(labels) == LABELS
@@ -66,7 +45,7 @@ def test_the_demo_prints_the_apis_calibrated_figure_from_simulated_labels(tmp_pa
     assert calibrated["estimate"] is not None
 
     assert "SIMULATED ANNOTATOR" in output and "No person labelled anything" in output
-    printed = next(line for line in lines if line.startswith("Calibrated win rate"))
+    printed = next(line for line in output.splitlines() if line.startswith("Calibrated"))
     assert printed.strip() == (
         f"Calibrated win rate (SIMULATED annotator, not people: {calibrated['labels_used']} "
         f"labels from the label queue on {LABELS} pairs): {pct(calibrated['estimate'])} "

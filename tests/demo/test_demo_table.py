@@ -6,9 +6,6 @@ each figure of its run's stats (read back from its API) must appear in full, on 
 in a table row under its judge's, stratum's or axis's name.
 """
 
-import re
-import signal
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ import httpx
 import pytest
 
 from judge_service.tables import ci_range, p_value, pct
-from tests.conftest import REPO, start_cli
+from tests.conftest import serving_demo
 
 pytestmark = pytest.mark.slow
 WIDTH = 80
@@ -26,38 +23,18 @@ PAIRS = 60  # enough labels (one per pair) for a calibrated figure
 
 def _demo_output(cwd: Path) -> tuple[str, dict[str, list[str]]]:
     """The demo's output up to its dashboard line, and the figures its API holds."""
-    demo = start_cli(
-        *("demo", "--pairs", str(PAIRS), "--port", "0"),
-        env={"COLUMNS": str(WIDTH), "PYTHONPATH": str(REPO)},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        assert demo.stdout is not None
-        lines: list[str] = []
-        for line in demo.stdout:
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
-        output = "".join(lines)
-        url = re.search(r"Dashboard: (http://\S+)/runs/(\d+)", output)
-        assert url, output
-        api = f"{url[1]}/v1/runs/{url[2]}"
+    with serving_demo(cwd, PAIRS, columns=WIDTH) as demo:
+        api = f"{demo.base_url}/v1/runs/{demo.run_id}"
         stats = httpx.get(f"{api}/stats", params={"by": "modality"}, timeout=30)
-        axes = httpx.get(f"{url[1]}/v1/rubrics/reasoning-trace", timeout=30)
+        axes = httpx.get(f"{demo.base_url}/v1/rubrics/reasoning-trace", timeout=30)
         by_axis = {
             axis["name"]: httpx.get(f"{api}/stats", params={"axis": axis["name"]}, timeout=30)
             .raise_for_status()
             .json()
             for axis in axes.raise_for_status().json()["axes"]
         }
-        demo.send_signal(signal.SIGINT)
-        assert demo.wait(timeout=60) == 0
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        demo.stop()
+        output = demo.output
     return output, expected_figures(stats.raise_for_status().json(), by_axis)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, cli_env, start_cli
+from tests.conftest import REPO, cli_env, serving_demo
 
 pytestmark = pytest.mark.slow
 
@@ -67,33 +67,14 @@ def test_demo_on_postgres_and_rq(
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_demo_serves_the_dashboard_until_stopped(tmp_path: Path, stop: signal.Signals) -> None:
     """Without --no-serve the demo keeps its dashboard up (here on SQLite) until stopped."""
-    demo = start_cli(
-        *("demo", "--pairs", "12", "--port", "0"),
-        env={"COLUMNS": "160", "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        assert demo.stdout is not None
-        lines: list[str] = []
-        for line in demo.stdout:
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
-        output = "".join(lines)
-        url = re.search(r"Dashboard: (http://\S+/runs/(\d+))", output)
-        assert url, output
-        page = httpx.get(url[1], timeout=30)
+    with serving_demo(tmp_path, 12) as demo:
+        page_url = f"{demo.base_url}/runs/{demo.run_id}"
+        page = httpx.get(page_url, timeout=30)
         assert page.status_code == 200 and 'data-testid="headline-rate"' in page.text
-        stats = httpx.get(url[1].replace("/runs/", "/v1/runs/") + "/stats", timeout=30).json()
+        stats = httpx.get(f"{demo.base_url}/v1/runs/{demo.run_id}/stats", timeout=30).json()
         assert f'data-value="{stats["win_rate"]}"' in page.text
-        for path in ("/", f"/runs/{url[2]}/pairs?key=modality&value=CT", "/leaderboard"):
-            assert httpx.get(url[1].split("/runs/")[0] + path, timeout=30).status_code == 200
-        demo.send_signal(stop)  # Ctrl-C, or a service manager
-        assert demo.wait(timeout=60) == 0
-        assert demo.stdout.read().strip().endswith("stopped")
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        for path in ("/", f"/runs/{demo.run_id}/pairs?key=modality&value=CT", "/leaderboard"):
+            assert httpx.get(demo.base_url + path, timeout=30).status_code == 200
+        demo.stop(stop)  # Ctrl-C, or a service manager
+        assert demo.process.stdout is not None
+        assert demo.process.stdout.read().strip().endswith("stopped")
