@@ -43,7 +43,11 @@ def faulty_judges(url: str) -> dict[str, dict[str, Any]]:
         provider = "openai" if index % 2 == 0 else "anthropic"
         for attempts, name in ((failing_attempts(fault), "fails"), (1, "recovers")):
             knobs = f"http_fault={fault},http_fault_attempts={attempts}"
-            judges[f"{name}-{fault}"] = judge(url, provider, knobs, max_retries=1, timeout_s=1.0)
+            # A configured limit: a judge refused on every attempt would otherwise be probed
+            # down to a few calls a minute, which is right for a provider but not this test.
+            judges[f"{name}-{fault}"] = judge(
+                url, provider, knobs, max_retries=1, timeout_s=1.0, rpm_limit=6000
+            )
     persistent = "persistent_faults=1"
     judges["cut-off"] = judge(url, "openai", f"truncate_rate=1,{persistent}", structured=False)
     judges["garbled"] = judge(url, "anthropic", f"malformed_rate=1,{persistent}")
