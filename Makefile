@@ -23,9 +23,10 @@ $(CHROMIUM):
 demo: $(STAMP)
 	$(BIN)/judge-service demo
 
-# The whole suite (what CI runs) in pytest-xdist worker processes, each with its own
-# databases and queues; `make test TEST_WORKERS=2` for fewer.
-TEST_WORKERS ?= 4
+# The whole suite (what CI runs), one process: its timing-sensitive tests (live pages, rate
+# probes, stop rules) are not yet steady with four workers on two cores.
+# `make test TEST_WORKERS=4` runs it in pytest-xdist workers (about 11 min against 13).
+TEST_WORKERS ?= 0
 test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
