@@ -23,17 +23,17 @@ from judge_service.config import JudgeConfig
 from judge_service.db.models import (
     Judgment,
     JudgmentStatus,
-    Pair,
     ProviderBatch,
     Run,
     RunMode,
     utcnow,
 )
-from judge_service.db.queries import PAIR_INPUT_COLUMNS, RunCounts, insert_pairs, run_counts
+from judge_service.db.queries import RunCounts, run_counts
 from judge_service.db.rubrics import get_rubric
 from judge_service.jobs.dispatch import dispatch_committed
 from judge_service.jobs.estimate import estimate_run
 from judge_service.judging.protocol import Scale
+from judge_service.services.derived_runs import derive_run
 from judge_service.text import Text
 from judge_service.web.auth import AUTH_RESPONSES, ProjectDep
 from judge_service.web.deps import DispatcherDep, RowId, SessionDep, SettingsDep, get_run
@@ -172,33 +172,7 @@ def rerun(
     """
     old = get_run(session, run_id, project)
     _same_judges(old, settings.all_judges)
-    run = Run(
-        project_id=old.project_id,
-        name=f"{old.name} (rerun of {old.id})",
-        baseline=old.baseline,
-        candidate=old.candidate,
-        judges=old.judges,
-        swap=old.swap,
-        rubric_name=old.rubric_name,
-        rubric_version=old.rubric_version,
-        rubric=old.rubric,
-        judge_configs=old.judge_configs,
-        scale=old.scale,
-        strong_weight=old.strong_weight,
-        mode=old.mode,
-        # Judged afresh, as a rerun is for (e.g. the judges' run-to-run agreement): a cached
-        # copy of the old run would only repeat it.
-        cache=False,
-        budget_usd=old.budget_usd,
-        stop_when=old.stop_when,
-    )
-    session.add(run)
-    session.flush()
-    pairs = [
-        {column: getattr(pair, column) for column in PAIR_INPUT_COLUMNS}
-        for pair in session.scalars(select(Pair).where(Pair.run_id == old.id).order_by(Pair.id))
-    ]
-    new_ids = list(insert_pairs(session, run, pairs).values())
+    run, new_ids = derive_run(session, old, name=f"{old.name} (rerun of {old.id})")
     session.commit()
     dispatch_committed(dispatcher, new_ids, run)
     return run_public(run, run_counts(session, [run.id])[run.id])
