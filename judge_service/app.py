@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from judge_service import __version__
 from judge_service.api.ingest_runs import IngestRuns
@@ -39,6 +40,8 @@ from judge_service.db.engine import dispose_engine, session_factory
 from judge_service.jobs.dispatch import InProcessDispatcher, make_dispatcher
 from judge_service.jobs.reconcile import reconcile
 from judge_service.web.auth import AuthMiddleware, RateLimiter
+from judge_service.web.errors import method_not_allowed
+from judge_service.web.openapi import state_rules
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by dashboard/api_docs.py, offline and under the CSP
         redoc_url=None,
     )
+    app.add_exception_handler(HTTPException, method_not_allowed)
     # Decides who is asking before any body is read, then caps the body (web/limits.py).
     app.add_middleware(AuthMiddleware, settings=settings)
     for module in (
@@ -95,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_docs,
     ):
         app.include_router(module.router)
+    state_rules(app, settings)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     app.mount("/docs", StaticFiles(directory=api_docs.SWAGGER_ASSETS), name="swagger-ui")
     app.mount("/redoc", StaticFiles(directory=api_docs.REDOC_ASSETS), name="redoc")

@@ -9,7 +9,7 @@ refused when the body is parsed: judge_service/web/limits.py.)
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 
 def storable(value: str) -> str:
@@ -19,4 +19,7 @@ def storable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(storable)]
+# Stated in the OpenAPI document too, so clients and fuzzers know: "matches no NUL", which
+# fuzzers handle where the equivalent `^[^\x00]*$` on long strings defeats them.
+NO_NUL: dict[str, object] = {"not": {"pattern": r"\x00"}}
+Text = Annotated[str, AfterValidator(storable), Field(json_schema_extra=NO_NUL)]

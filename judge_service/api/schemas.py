@@ -13,7 +13,12 @@ from pydantic import (
 )
 
 from judge_service.db.models import BatchStatus, RunMode
-from judge_service.judging.images import MAX_IMAGES, check_image_url
+from judge_service.judging.images import (
+    DATA_URI_PATTERN,
+    HTTPS_URL_PATTERN,
+    MAX_IMAGES,
+    check_image_url,
+)
 from judge_service.judging.protocol import Scale
 from judge_service.judging.rubrics import DEFAULT_RUBRIC, RubricDefinition
 from judge_service.services.stats_models import StopWhen
@@ -54,13 +59,16 @@ Budget = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
 
 
 class RunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # 0 is not false: as the schema says
 
     name: Label
     baseline: Label = Field(description="Label of the base model")
     candidate: Label = Field(description="Label of the fine-tuned model")
     judges: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        min_length=1, max_length=10, description="Names from GET /v1/judges"
+        min_length=1,
+        max_length=10,
+        description="Names from GET /v1/judges",
+        json_schema_extra={"uniqueItems": True},
     )
     swap: bool = Field(default=True, description="Judge each pair in both orders")
     rubric: Text = Field(
@@ -69,12 +77,15 @@ class RunCreate(BaseModel):
     rubric_version: int | None = Field(
         default=None, ge=1, le=MAX_VERSION, description="Default: the latest"
     )
-    scale: Scale = Field(default=Scale.THREE, description="3-way (A/B/C) or 5-level (A>>B..B>>A)")
+    scale: Scale = Field(
+        default=Scale.THREE, strict=False, description="3-way (A/B/C) or 5-level (A>>B..B>>A)"
+    )
     strong_weight: float = Field(
         default=3.0, ge=1.0, le=10.0, description="Games a strong 5-level verdict counts as"
     )
     mode: RunMode = Field(
         default=RunMode.LIVE,
+        strict=False,
         description="live: one API call per judgment; batch: the providers' batch APIs "
         "(half price, results within 24 h; needs RQ workers)",
     )
@@ -96,7 +107,7 @@ class RunCreate(BaseModel):
 
 
 class RunUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # 0 is not false: as the schema says
 
     budget_usd: Budget | None = Field(
         description="A new budget (null: none); pending judgments are queued again if it "
@@ -180,7 +191,7 @@ class BatchPublic(BaseModel):
 
 
 class PairIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # 0 is not false: as the schema says
 
     external_id: Label = Field(description="Your id for the pair; resubmitting it is a no-op")
     question: Annotated[Text, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
@@ -188,7 +199,16 @@ class PairIn(BaseModel):
     candidate_trace: Annotated[Text, Field(min_length=1, max_length=MAX_TRACE_CHARS)]
     reference_answer: Annotated[Text, Field(max_length=MAX_QUESTION_CHARS)] | None = None
     image_urls: list[
-        Annotated[str, Field(max_length=8_000_000), AfterValidator(check_image_url)]
+        Annotated[
+            str,
+            Field(
+                max_length=8_000_000,
+                json_schema_extra={
+                    "anyOf": [{"pattern": HTTPS_URL_PATTERN}, {"pattern": DATA_URI_PATTERN}]
+                },
+            ),
+            AfterValidator(check_image_url),
+        ]
     ] = Field(
         default_factory=list,
         max_length=MAX_IMAGES,
@@ -202,7 +222,7 @@ class PairIn(BaseModel):
 
 
 class PairsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # 0 is not false: as the schema says
 
     pairs: list[PairIn] = Field(min_length=1, max_length=MAX_PAIRS_PER_POST)
 
@@ -242,7 +262,30 @@ DEFAULT_JUDGE_ERROR = 0.15
 class PlanCreate(BaseModel):
     """What a plan is for, and what is expected of the judge (docs/statistics.md, Planning)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,  # 0 is not false: as the schema says
+        # Expected figures, or a pilot run's (its own tie share included).
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["expected_win_rate"],
+                    "properties": {
+                        "expected_win_rate": {"type": "number"},
+                        "pilot_run_id": {"type": "null"},
+                    },
+                },
+                {
+                    "required": ["pilot_run_id"],
+                    "properties": {
+                        "pilot_run_id": {"type": "integer"},
+                        "expected_win_rate": {"type": "null"},
+                        "tie_share": {"type": "null"},
+                    },
+                },
+            ]
+        },
+    )
 
     half_width: float = Field(
         ge=0.001, le=0.5, description="Target half-width of the interval on the win rate, e.g. 0.03"
@@ -285,6 +328,7 @@ class PlanCreate(BaseModel):
         min_length=1,
         max_length=10,
         description="Names from GET /v1/judges; default: the pilot run's, else every one",
+        json_schema_extra={"uniqueItems": True},
     )
     swap: bool = Field(default=True, description="Judge each pair in both orders")
     pairs_available: int | None = Field(

@@ -18,7 +18,7 @@ Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 
 
 class Axis(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Slug
     description: Annotated[Text, Field(min_length=1, max_length=1000)]
@@ -28,7 +28,7 @@ class Axis(BaseModel):
 
 
 class RubricDefinition(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,59}$")]
     description: Annotated[Text, Field(max_length=2000)] = ""

@@ -6,18 +6,32 @@ back inside its figures (`SequentialStats.rule`).
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from judge_service.judging.protocol import Scale
 
 
+def _given(name: str, instead_of: str) -> dict[str, Any]:
+    """JSON Schema for "`name` is a number and `instead_of` is absent or null"."""
+    return {
+        "required": [name],
+        "properties": {name: {"type": "number"}, instead_of: {"type": "null"}},
+    }
+
+
 class StopWhen(BaseModel):
     """When a run stops, decided: a rule on the anytime-valid confidence sequence of a figure
     (docs/statistics.md, "Stopping when decided"). Exactly one of `excludes`, `half_width`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,  # 0 is not false: as the schema says
+        json_schema_extra={
+            "oneOf": [_given("excludes", "half_width"), _given("half_width", "excludes")]
+        },
+    )
 
     excludes: float | None = Field(
         default=None,

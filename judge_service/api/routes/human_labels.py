@@ -31,9 +31,9 @@ router = APIRouter(
 
 
 class HumanLabelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # 0 is not false: as the schema says
 
-    label: Verdict = Field(description="baseline, candidate or tie")
+    label: Verdict = Field(strict=False, description="baseline, candidate or tie")
     annotator: Annotated[
         Text | None,
         Field(
