@@ -7,9 +7,11 @@ can never point the server at an address of their choosing.
 import os
 import re
 import tomllib
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -33,17 +35,51 @@ PROVIDER_DEFAULT = "provider default"
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 # Anthropic's smallest thinking budget.
 MIN_THINKING_BUDGET = 1024
+# The fields a judge of one endpoint gives at its top level, and each of `endpoints` gives.
+ENDPOINT_FIELDS = ("base_url", "api_key_env", "rpm_limit", "tpm_limit")
+# Where the SDKs send a judge given no base_url.
+DEFAULT_HOSTS = {"openai": "api.openai.com:443", "anthropic": "api.anthropic.com:443"}
+
+
+class JudgeEndpoint(BaseModel):
+    """One replica of a judge: where its calls go, with which key, at which limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = None
+    api_key_env: str = Field(min_length=1)
+    # The provider's limits for this key and model, shared by every worker (through Redis).
+    rpm_limit: int | None = Field(default=None, ge=1, description="Requests per minute")
+    tpm_limit: int | None = Field(default=None, ge=1, description="Tokens per minute")
+
+    def api_key(self) -> str:
+        """The key, read at call time so it never sits in a config dump or a log."""
+        value = os.environ.get(self.api_key_env)
+        if not value:
+            raise LookupError(f"environment variable {self.api_key_env} is not set")
+        return value
+
+    def host(self, provider: str) -> str:
+        """`host:port` of the endpoint: a label for logs and `/metrics` that names no key."""
+        if self.base_url is None:
+            return DEFAULT_HOSTS[provider]
+        url = urlsplit(self.base_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return f"{url.hostname}:{port}"
 
 
 class JudgeConfig(BaseModel):
-    """One judge model behind one provider endpoint."""
+    """One judge model behind one provider endpoint, or several (`endpoints`): replicas of
+    the judge, each with its own key and limits, whose verdicts all count as the judge's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     provider: Literal["openai", "anthropic"]
     model: str = Field(min_length=1)
+    # One endpoint, given at the top level (`ENDPOINT_FIELDS`); or `endpoints`, not both.
     base_url: str | None = None
-    api_key_env: str = Field(min_length=1)
+    api_key_env: str | None = Field(default=None, min_length=1)
+    endpoints: tuple[JudgeEndpoint, ...] | None = Field(default=None, min_length=1)
     # Sent to OpenAI-format endpoints only: the Anthropic SDK takes no sampling settings.
     # Unset: 0.0, or nothing at all for a judge that refuses it (`omits_temperature`).
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
@@ -97,6 +133,28 @@ class JudgeConfig(BaseModel):
         return data if refused else {**data, "temperature": 0.0}
 
     @model_validator(mode="after")
+    def _one_form_of_endpoints(self) -> Self:
+        """Endpoints at the top level or in `endpoints`, never both, and none given twice."""
+        if self.endpoints is None:
+            if self.api_key_env is None:
+                raise ValueError("api_key_env: required (or list the judge's endpoints)")
+            return self
+        given = [name for name in ENDPOINT_FIELDS if getattr(self, name) is not None]
+        if given:
+            raise ValueError(
+                f"endpoints: give {', '.join(given)} in each of the judge's endpoints, "
+                "not beside them"
+            )
+        twice = Counter((e.base_url, e.api_key_env) for e in self.endpoints)
+        for (url, key_env), count in twice.items():
+            if count > 1:
+                raise ValueError(
+                    f"endpoints: base_url {url!r} with api_key_env {key_env!r} is listed "
+                    f"{count} times"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _reasoning_settings_fit(self) -> Self:
         """Refuse what the provider would refuse on every call, naming the setting."""
         openai_only = {"reasoning": self.reasoning, "reasoning_effort": self.reasoning_effort}
@@ -144,11 +202,36 @@ class JudgeConfig(BaseModel):
             self.provider, self.model, self.reasoning, self.thinking_budget_tokens
         )
 
+    @property
+    def replicas(self) -> tuple[JudgeEndpoint, ...]:
+        """The judge's endpoints: `endpoints`, or the one its top-level fields describe."""
+        if self.endpoints is not None:
+            return self.endpoints
+        assert self.api_key_env is not None  # checked by `_one_form_of_endpoints`
+        return (
+            JudgeEndpoint(
+                base_url=self.base_url,
+                api_key_env=self.api_key_env,
+                rpm_limit=self.rpm_limit,
+                tpm_limit=self.tpm_limit,
+            ),
+        )
+
+    def endpoint_labels(self) -> list[str]:
+        """A short label per endpoint (`host:port`, `#index` added where two share one):
+        what `/metrics` and the logs name an endpoint by, never its key."""
+        hosts = [endpoint.host(self.provider) for endpoint in self.replicas]
+        repeated = {host for host, count in Counter(hosts).items() if count > 1}
+        return [f"{h}#{i}" if h in repeated else h for i, h in enumerate(hosts)]
+
     def fingerprint(self) -> dict[str, object]:
         """What decides the verdicts, for a run's record: no key, endpoint or timeouts.
 
         A temperature never sent is recorded as the provider's default; the reasoning
         settings appear only when set, so a judge without them keeps the record it had.
+        Endpoints are replicas of one model with one configuration, so adding, removing or
+        moving one is no change of judge: a run may be resumed or rerun on more replicas
+        (or fewer, when one is retired) without being refused as judged by another judge.
         """
         record = self.model_dump(
             include={
@@ -190,19 +273,19 @@ class JudgeConfig(BaseModel):
         return usd * (1 - self.batch_discount) if batch else usd
 
     def api_key(self) -> str:
-        """The key, read at call time so it never sits in a config dump or a log."""
-        value = os.environ.get(self.api_key_env)
-        if not value:
-            raise LookupError(f"environment variable {self.api_key_env} is not set")
-        return value
+        """The first endpoint's key (batch mode sends its batches there), read at call time."""
+        return self.replicas[0].api_key()
 
     @property
     def worst_case_call_s(self) -> float:
         """How long one call's attempts may take, with the longest wait before each retry.
 
-        Waiting for the shared rate budget comes on top: that is queueing, not the call.
+        An attempt that finds its endpoint down fails over to each other endpoint once
+        (`judging/endpoints.py`), so each attempt may time out once per endpoint. Waiting
+        for the shared rate budget comes on top: that is queueing, not the call.
         """
-        return self.timeout_s * (self.max_retries + 1) + MAX_RETRY_WAIT_S * self.max_retries
+        attempt_s = self.timeout_s * len(self.replicas)
+        return attempt_s * (self.max_retries + 1) + MAX_RETRY_WAIT_S * self.max_retries
 
 
 def _refuses_temperature(

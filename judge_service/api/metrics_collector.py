@@ -3,13 +3,15 @@
 The API and the RQ workers are separate processes, often on separate machines, so no
 counter lives in the API: each scrape asks PostgreSQL (judgments, tokens, cost, latency,
 aggregated in SQL, two grouped queries) and Redis (queue depth, workers, the providers'
-429s and 529s the workers counted, `judging/throttling.py`).
+429s and 529s the workers counted, and per endpoint of each judge the attempts, errors,
+429s/529s, rate and health the workers reported: `judging/throttling.py`).
 
 It lives with the API, not in `ops`: it reads the database and the dispatcher, which the
 low-level pieces in `ops` (used by the judge calls) must not import.
 
-Labels are the judge's name (operator configuration, the same for every project), the
-status, the error kind, the queue state and the source: never a run id, a project name or
+Labels are the judge's name (operator configuration, the same for every project), its
+endpoint's `host:port` (never its key), the status, the error kind, the queue state and the
+source: never a run id, a project name or
 any text a project sent, so the unauthenticated `/metrics` shows one project nothing of
 another's. Totals read from the database are gauges: a retried failure stops counting until
 its retry finishes, so they can step back, which a counter must never do.
@@ -34,7 +36,7 @@ from judge_service.db.models import JudgmentStatus
 from judge_service.db.queries import judgment_counts
 from judge_service.db.usage import judge_totals
 from judge_service.jobs.dispatch import Dispatcher
-from judge_service.judging.throttling import throttled_counts
+from judge_service.judging.throttling import endpoint_figures, throttled_counts
 from judge_service.redis_clients import probe_redis
 
 log = logging.getLogger(__name__)
@@ -158,7 +160,53 @@ class ServiceCollector(Collector):
         for (judge, status), count in sorted(counts.items()):
             throttled.add_metric([judge, str(status)], count)
         yield throttled
+        yield from _endpoint_families(*endpoint_figures(self._redis, self._settings.queue_name))
 
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()
+
+
+def _endpoint_families(
+    counts: dict[tuple[str, str, str], int],
+    states: dict[tuple[str, str], tuple[float | None, bool]],
+) -> Iterator[Metric]:
+    """Per judge and endpoint: attempts, errors by kind, 429s/529s, rate and health."""
+    labels = ["judge", "endpoint"]
+    calls = CounterMetricFamily(
+        "judge_endpoint_calls", "Attempts sent to each judge endpoint", labels=labels
+    )
+    errors = CounterMetricFamily(
+        "judge_endpoint_errors",
+        "Failed attempts at each judge endpoint by error kind, retried or failed over or not",
+        labels=[*labels, "error_kind"],
+    )
+    throttled = CounterMetricFamily(
+        "judge_endpoint_throttled_responses",
+        "429 (rate limited) and 529 (overloaded) responses of each judge endpoint",
+        labels=[*labels, "status"],
+    )
+    for (judge, endpoint, what), count in sorted(counts.items()):
+        kind, _, detail = what.partition(":")
+        if kind == "calls":
+            calls.add_metric([judge, endpoint], count)
+        elif kind == "error":
+            errors.add_metric([judge, endpoint, detail], count)
+        elif kind == "throttled":
+            throttled.add_metric([judge, endpoint, detail], count)
+    rate = GaugeMetricFamily(
+        "judge_endpoint_rate_rpm",
+        "Requests per minute each judge endpoint's shared budget paces at, as last reported "
+        "(configured, announced or probed)",
+        labels=labels,
+    )
+    up = GaugeMetricFamily(
+        "judge_endpoint_up",
+        "1 if the judge endpoint took calls when last reported, 0 while it cools down",
+        labels=labels,
+    )
+    for (judge, endpoint), (rpm, live) in sorted(states.items()):
+        if rpm is not None:
+            rate.add_metric([judge, endpoint], rpm)
+        up.add_metric([judge, endpoint], 1.0 if live else 0.0)
+    yield from (calls, errors, throttled, rate, up)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from judge_service.config import Settings
+from judge_service.config import JudgeConfig, Settings
 from judge_service.db.engine import session_factory
 from judge_service.db.models import JudgmentStatus
 from judge_service.jobs.backlog import Backlog
@@ -42,6 +42,7 @@ from judge_service.jobs.heartbeat import Heartbeat
 from judge_service.jobs.job_loop import JobLoop
 from judge_service.jobs.stopping import stop_decided
 from judge_service.judging.concurrency import AdaptiveConcurrency
+from judge_service.judging.endpoints import Endpoint, EndpointPool
 from judge_service.judging.paced import PacedJudge
 from judge_service.judging.protocol import (
     ParsedVerdict,
@@ -428,12 +429,28 @@ def _make_judge(
     if config is None:
         failure = _failure("config_error", f"judge {name!r} is not configured")
     else:
-        budget = budgets.for_judge(name, config.rpm_limit, config.tpm_limit)
         try:
-            sdk = make_provider(config, throttles.hook(name, budget.observe))
+            pool = _endpoints(name, config, throttles, budgets)
         except LookupError as exc:
             failure = _failure("config_error", str(exc))
         else:
-            return PacedJudge(sdk, config, budget, AdaptiveConcurrency(config.max_concurrency))
+            return PacedJudge(pool, config, None, AdaptiveConcurrency(config.max_concurrency))
     log.error("judge %s cannot be called: %s", name, failure.error, extra={"judge": name})
     return failure
+
+
+def _endpoints(
+    name: str, config: JudgeConfig, throttles: ThrottleCounter, budgets: RateBudgets
+) -> EndpointPool:
+    """A client and a shared budget per endpoint of the judge; a judge of one endpoint keeps
+    the budget keys it always had (`budget_key`)."""
+    for replica in config.replicas:
+        replica.api_key()  # every key before any client: a missing one leaves none open
+    endpoints = []
+    several = len(config.replicas) > 1
+    for replica, label in zip(config.replicas, config.endpoint_labels(), strict=True):
+        keyed = label if several else None
+        budget = budgets.for_judge(name, replica.rpm_limit, replica.tpm_limit, keyed)
+        hook = throttles.hook(name, budget.observe, label)
+        endpoints.append(Endpoint(label, make_provider(config, hook, replica), budget))
+    return EndpointPool(name, endpoints, throttles)

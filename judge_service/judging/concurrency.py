@@ -1,7 +1,8 @@
 """How many calls one judge may have in flight inside one job: what its rate allows.
 
 With a rate (the judge's `rpm_limit` or `tpm_limit`, a limit its provider's headers
-announced, or the rate its shared budget is probing at), Little's law gives the slots the
+announced, or the rate its shared budget is probing at; for a judge of several endpoints, the
+live endpoints' rates added up, `judging/endpoints.py`), Little's law gives the slots the
 rate needs: rate x the time a call holds its slot, with `HEADROOM`. The hold is measured as
 the job goes, by Little's law again: the slots busy over time divided by the slots given
 back. A slot is busy from its taking to its giving back (the writer's wait included)

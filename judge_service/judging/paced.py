@@ -5,8 +5,16 @@ judge's shared budget allows, waits for that budget and any pause (`judging/rate
 then reports whether the provider refused it (`judging/concurrency.py`); refused or failed
 attempts are retried by `judging/retries.py` alone. Each call and attempt reports when it
 begins and ends, so the concurrency knows when a slot waits with no answer on its way.
+
+A judge of several endpoints (`judging/endpoints.py`) sends each attempt to the one whose
+budget lets it go soonest, and its slots follow the live endpoints' rates together. An
+attempt whose endpoint is down (refused connection, timeout, 5xx) goes on at once to each
+other live endpoint in turn, within the same attempt: a failover spends none of the call's
+`max_retries`, which are for a call that fails everywhere. Only when no other endpoint is
+live does the attempt fail, to be retried (or given up) as a judge of one endpoint's is.
 """
 
+import time
 from collections.abc import Callable
 
 import anthropic
@@ -14,7 +22,8 @@ import openai
 
 from judge_service.config import JudgeConfig
 from judge_service.judging.concurrency import AdaptiveConcurrency
-from judge_service.judging.providers import JudgeCall, JudgeProvider
+from judge_service.judging.endpoints import Endpoint, EndpointPool
+from judge_service.judging.providers import JudgeCall, JudgeProvider, describe_error
 from judge_service.judging.rate_headers import THROTTLED
 from judge_service.judging.rate_limits import JudgeBudget
 from judge_service.judging.replies import JudgeReply
@@ -39,18 +48,23 @@ def _refused(exc: Exception) -> bool:
 
 
 class PacedJudge:
-    """A `JudgeProvider` whose every attempt fits the judge's shared budget."""
+    """A `JudgeProvider` whose every attempt fits the shared budget of the endpoint it uses."""
 
     def __init__(
         self,
-        provider: JudgeProvider,
+        provider: JudgeProvider | EndpointPool,
         config: JudgeConfig,
-        budget: JudgeBudget,
+        budget: JudgeBudget | None,
         concurrency: AdaptiveConcurrency,
     ) -> None:
-        self._provider = provider
+        """A judge of one endpoint: its `provider` and `budget`; of several: their pool (and
+        no budget: each endpoint has its own)."""
+        if isinstance(provider, EndpointPool):
+            self.endpoints = provider
+        else:
+            assert budget is not None, "a judge of one endpoint paces with its budget"
+            self.endpoints = EndpointPool("", [Endpoint("", provider, budget)])
         self._config = config
-        self._budget = budget
         self.concurrency = concurrency  # its slots: the job holds one per call until stored
 
     async def complete(self, call: JudgeCall, sent: Callable[[], None] = _nothing) -> JudgeReply:
@@ -58,23 +72,45 @@ class PacedJudge:
         calls it still has to send)."""
         tokens = estimated_tokens(self._config, call)
 
+        started = 0.0  # when the attempt on the current endpoint went out (monotonic)
+
         async def attempt() -> JudgeReply:
-            self.concurrency.follow(self._budget.calls_per_s(tokens))
-            await self._budget.acquire(tokens)
+            tried: list[Endpoint] = []
+            failure: Exception | None = None
+            while True:
+                endpoint = await self.endpoints.choose(tokens, tried)
+                if endpoint is None:  # no other endpoint is live: the attempt fails
+                    assert failure is not None
+                    raise failure
+                tried.append(endpoint)
+                try:
+                    return await on(endpoint)
+                except Exception as exc:
+                    kind, _message = describe_error(exc)
+                    if not self.endpoints.failed(endpoint, started, exc, kind):
+                        raise
+                    failure = exc
+
+        async def on(endpoint: Endpoint) -> JudgeReply:
+            nonlocal started
+            self.concurrency.follow(self.endpoints.calls_per_s(tokens))
+            await self.endpoints.acquire(endpoint, tokens)
             sent()
+            started = time.monotonic()
             epoch = self.concurrency.epoch
             self.concurrency.answering(+1)
             try:
-                reply = await self._provider.complete(call)
+                reply = await endpoint.provider.complete(call)
             except Exception as exc:
                 if _refused(exc):
                     self.concurrency.throttled(epoch)
                 raise
             finally:
                 self.concurrency.answering(-1)
+            self.endpoints.answered(endpoint, started)
             await self.concurrency.succeeded()
             used = (reply.input_tokens or 0) + (reply.output_tokens or 0)
-            await self._budget.settle(tokens, used or None)
+            await endpoint.budget.settle(tokens, used or None)
             return reply
 
         self.concurrency.calling(+1)
@@ -84,4 +120,4 @@ class PacedJudge:
             self.concurrency.calling(-1)
 
     async def aclose(self) -> None:
-        await self._provider.aclose()
+        await self.endpoints.aclose()

@@ -28,7 +28,7 @@ import anyio
 import httpx
 import openai
 
-from judge_service.config import JudgeConfig
+from judge_service.config import JudgeConfig, JudgeEndpoint
 from judge_service.judging.images import anthropic_image_block
 from judge_service.judging.prompt import Prompt
 from judge_service.judging.protocol import SCHEMA_NAME, TOOL_NAME
@@ -69,8 +69,10 @@ def client_options(
     config: JudgeConfig,
     http_client: Callable[..., Any] | None = None,
     on_response: ResponseHook | None = None,
+    endpoint: JudgeEndpoint | None = None,
 ) -> dict[str, Any]:
-    """Connection settings, the same for either SDK.
+    """Connection settings, the same for either SDK, for one of the judge's endpoints (the
+    first when not given: batch mode sends its batches there).
 
     `http_client` is the SDK's own client class (its connection limits and redirects
     kept): live calls use its aiohttp one, which the SDKs offer for many calls at once. With
@@ -79,9 +81,10 @@ def client_options(
     pass both and make one attempt per call (our retry layer makes the others). Batch clients
     pass neither and keep the SDK's retries: their few calls are not the rate-limited traffic.
     """
+    endpoint = endpoint or config.replicas[0]
     options: dict[str, Any] = {
-        "api_key": config.api_key(),
-        "base_url": config.base_url,
+        "api_key": endpoint.api_key(),
+        "base_url": endpoint.base_url,
         "timeout": config.timeout_s,
         "max_retries": config.max_retries if on_response is None else 0,
     }
@@ -170,9 +173,11 @@ def _elapsed_ms(started: float) -> int:
 class OpenAIJudge:
     """OpenAI, or any OpenAI-compatible server (vLLM, Ollama) through `base_url`."""
 
-    def __init__(self, config: JudgeConfig, on_response: ResponseHook) -> None:
+    def __init__(
+        self, config: JudgeConfig, on_response: ResponseHook, endpoint: JudgeEndpoint | None
+    ) -> None:
         self._config = config
-        options = client_options(config, openai.DefaultAioHttpClient, on_response)
+        options = client_options(config, openai.DefaultAioHttpClient, on_response, endpoint)
         self._client = openai.AsyncOpenAI(**options)
 
     async def complete(self, call: JudgeCall) -> JudgeReply:
@@ -189,9 +194,11 @@ class OpenAIJudge:
 class AnthropicJudge:
     """Claude through the Messages API."""
 
-    def __init__(self, config: JudgeConfig, on_response: ResponseHook) -> None:
+    def __init__(
+        self, config: JudgeConfig, on_response: ResponseHook, endpoint: JudgeEndpoint | None
+    ) -> None:
         self._config = config
-        options = client_options(config, anthropic.DefaultAioHttpClient, on_response)
+        options = client_options(config, anthropic.DefaultAioHttpClient, on_response, endpoint)
         self._client = anthropic.AsyncAnthropic(**options)
 
     async def complete(self, call: JudgeCall) -> JudgeReply:
@@ -231,11 +238,14 @@ def load_sdks() -> None:
     asyncio.run(touch())
 
 
-def make_provider(config: JudgeConfig, on_response: ResponseHook) -> JudgeProvider:
-    """The judge's client; `on_response` is called with each HTTP response it receives."""
+def make_provider(
+    config: JudgeConfig, on_response: ResponseHook, endpoint: JudgeEndpoint | None = None
+) -> JudgeProvider:
+    """The judge's client for one of its endpoints (the first when not given);
+    `on_response` is called with each HTTP response it receives."""
     if config.provider == "anthropic":
-        return AnthropicJudge(config, on_response)
-    return OpenAIJudge(config, on_response)
+        return AnthropicJudge(config, on_response, endpoint)
+    return OpenAIJudge(config, on_response, endpoint)
 
 
 def status_kind(status: int) -> str:
@@ -247,6 +257,15 @@ def status_kind(status: int) -> str:
     if status >= 500:
         return "server_error"
     return "provider_error"
+
+
+def endpoint_down(exc: BaseException) -> bool:
+    """The endpoint itself failed (refused the connection, timed out, a 5xx other than 529):
+    its replicas may well answer. A 429 or 529 is the provider's "not now", paced by the
+    endpoint's budget; any other status would come back the same from every replica."""
+    if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
+        return exc.status_code >= 500 and exc.status_code != 529
+    return isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError)
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:

@@ -32,6 +32,10 @@ do the cuts, one a second. After the first cut the rate grows by `PROBE_CREEP` e
 results, configured, announced or probed, also sizes the calls a job keeps in flight
 (`judging/concurrency.py`).
 
+A judge of several endpoints (`endpoints` in its config) has a budget per endpoint, each
+with its own limit, pauses and probe; `due` reads them all in one script, without spending,
+so a call goes to the endpoint that would let it go soonest (`judging/endpoints.py`).
+
 Without Redis (the embedded mode: one process) nothing is shared and nothing is enforced
 here; the retry layer still waits out `retry-after` for the call that received it.
 """
@@ -39,7 +43,7 @@ here; the retry layer still waits out `retry-after` for the call that received i
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import redis.asyncio
 
@@ -170,6 +174,43 @@ redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - no
 return 1
 """
 
+# KEYS: four per budget, as `_ACQUIRE` takes them. ARGV: five per budget: rpm (-1: probe),
+# tpm, tokens, burst s, the probe's start rpm. Charges nothing; returns three integers per
+# budget: the milliseconds a request would wait (its pause, or until the request is due),
+# how full the bucket would be with it and what one request adds to that, in millionths of
+# the bucket (the fuller of the two buckets).
+_DUE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1e6 + tonumber(t[2])
+local out = {}
+for b = 0, #KEYS / 4 - 1 do
+  local k, a = b * 4, b * 5
+  local rpm = tonumber(ARGV[a + 1])
+  if rpm < 0 then
+    rpm = tonumber(redis.call('HGET', KEYS[k + 4], 'rpm')) or tonumber(ARGV[a + 5])
+  end
+  local burst_s = tonumber(ARGV[a + 4])
+  local wait, fill, step = 0, 0, 0
+  local function gcra(key, per_minute, cost)
+    if per_minute <= 0 then return end
+    local interval = 60e6 / per_minute
+    local burst = math.max(per_minute * burst_s / 60, cost, 1)
+    local tat = math.max(tonumber(redis.call('GET', key) or now), now)
+    local new_tat = tat + cost * interval
+    wait = math.max(wait, new_tat - burst * interval - now)
+    local full = (new_tat - now) / (burst * interval)
+    if full > fill then fill, step = full, cost / burst end
+  end
+  gcra(KEYS[k + 2], rpm, 1)
+  gcra(KEYS[k + 3], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
+  local paused = redis.call('PTTL', KEYS[k + 1])
+  out[#out + 1] = math.max(math.ceil(wait / 1000), paused, 0)
+  out[#out + 1] = math.floor(fill * 1e6)
+  out[#out + 1] = math.ceil(step * 1e6)
+end
+return out
+"""
+
 # KEYS: pause. ARGV: milliseconds. A pause is only ever lengthened.
 _PAUSE = """
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
@@ -179,9 +220,12 @@ return 0
 """
 
 
-def budget_key(namespace: str, judge: str, what: str) -> str:
-    """A judge's `pause`, `requests` or `tokens` key (per queue, as the 429 counts are)."""
-    return f"judge:{namespace}:rate:{judge}:{what}"
+def budget_key(namespace: str, judge: str, what: str, endpoint: str | None = None) -> str:
+    """A judge's `pause`, `requests`, `tokens` or `probe` key (per queue, as the 429 counts
+    are); one endpoint's of a judge with several. A judge of one endpoint keeps the keys
+    judges had before they could have several, so a running deployment keeps its budgets."""
+    owner = judge if endpoint is None else f"{judge}@{endpoint}"
+    return f"judge:{namespace}:rate:{owner}:{what}"
 
 
 class JudgeBudget:
@@ -194,6 +238,7 @@ class JudgeBudget:
         judge: str,
         rpm_limit: int | None,
         tpm_limit: int | None,
+        endpoint: str | None = None,
     ) -> None:
         self._client = client
         self._judge = judge
@@ -204,7 +249,8 @@ class JudgeBudget:
         self._tokens_per_call: float | None = None  # the replies' mean, once one is settled
         self._probed_rpm: float | None = None  # the shared probe's rate, as last read
         self._keys = [
-            budget_key(namespace, judge, what) for what in ("pause", "requests", "tokens", "probe")
+            budget_key(namespace, judge, what, endpoint)
+            for what in ("pause", "requests", "tokens", "probe")
         ]
 
     @property
@@ -247,6 +293,11 @@ class JudgeBudget:
         rpm = -1 if self.probing else self._rpm
         probe = (PROBE_START_RPM, PROBE_STEP_S, PROBE_CREEP, PROBE_CREEP_S, PROBE_MAX_RPM)
         return (rpm, self._tpm, tokens, BURST_S, *probe)
+
+    @property
+    def rpm(self) -> float | None:
+        """The requests per minute the budget paces at (configured, announced or probed)."""
+        return self._rpm or (self._probed_rpm if self.probing else None) or None
 
     def calls_per_s(self, tokens: int) -> float | None:
         """The calls a second the limits let through, at `tokens` a call until replies tell
@@ -312,6 +363,23 @@ class JudgeBudget:
             log.info("judge paused for %.1f s", millis / 1000, extra={"judge": self._judge})
 
 
+async def due(budgets: Sequence[JudgeBudget], tokens: int) -> list[tuple[int, float, float]]:
+    """Per budget, what a request of `tokens` would find, spending nothing: (milliseconds it
+    would wait, how full the bucket would be with it, what one request adds to that; in
+    buckets). All zeros without Redis, or when Redis does not answer: nothing to tell."""
+    client = budgets[0]._client if budgets else None
+    if client is None:
+        return [(0, 0.0, 0.0)] * len(budgets)
+    keys = [key for budget in budgets for key in budget._keys]
+    args = [arg for budget in budgets for arg in budget._acquire_args(tokens)[:5]]
+    try:
+        flat = await client.eval(_DUE, len(keys), *keys, *args)
+    except Exception as exc:  # whatever Redis does, the judge call goes on
+        log.warning("rate budgets not compared: %r", exc)
+        return [(0, 0.0, 0.0)] * len(budgets)
+    return [(int(flat[i]), flat[i + 1] / 1e6, flat[i + 2] / 1e6) for i in range(0, len(flat), 3)]
+
+
 class RateBudgets:
     """The budgets of one job's judges over one Redis connection, made in the job's loop."""
 
@@ -319,8 +387,15 @@ class RateBudgets:
         self._namespace = namespace
         self._client = job_redis(redis_url) if redis_url else None
 
-    def for_judge(self, judge: str, rpm_limit: int | None, tpm_limit: int | None) -> JudgeBudget:
-        return JudgeBudget(self._client, self._namespace, judge, rpm_limit, tpm_limit)
+    def for_judge(
+        self,
+        judge: str,
+        rpm_limit: int | None,
+        tpm_limit: int | None,
+        endpoint: str | None = None,
+    ) -> JudgeBudget:
+        """The judge's budget; one endpoint's (by its label) for a judge of several."""
+        return JudgeBudget(self._client, self._namespace, judge, rpm_limit, tpm_limit, endpoint)
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -30,7 +30,7 @@ from tests.conftest import (
     wait_until_done,
 )
 
-LABELS = {"judge", "status", "error_kind", "kind", "state", "source", "le"}
+LABELS = {"judge", "endpoint", "status", "error_kind", "kind", "state", "source", "le"}
 # Two requests back to back, then two a second: concurrent calls get 429s.
 RATE_LIMITED = SimulatorConfig(latency_mean_s=0.0, latency_jitter_s=0.0, rpm_limit=120, rpm_burst=2)
 
