@@ -16,6 +16,7 @@ from judge_service.api.ingest_runs import IngestRuns
 from judge_service.api.metrics_collector import ServiceCollector
 from judge_service.api.pair_writer import PairWriter
 from judge_service.api.routes import (
+    drift,
     health,
     human_labels,
     judges,
@@ -25,6 +26,7 @@ from judge_service.api.routes import (
     metrics,
     pairs,
     plan,
+    probes,
     results,
     rubrics,
     runs,
@@ -90,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats,
         leaderboard,
         judgments,
+        drift,
+        probes,
         rubrics,
         judges,
         health,

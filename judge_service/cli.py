@@ -1,7 +1,8 @@
 """`judge-service`: serve, worker, migrate, reconcile, simulate, demo.
 
-Client commands (submit, runs, status, retry-failed, stats, estimate, plan, export, judges) talk
-to a running API over HTTP through `judge_service.client`, like a notebook would.
+Client commands (submit, runs, status, retry-failed, stats, estimate, drift, probe, plan,
+export, judges) talk to a running API over HTTP through `judge_service.client`, like a
+notebook would.
 """
 
 import gc
@@ -554,6 +555,68 @@ def estimate(
         f"{count(predicted.output_tokens)} output tokens, {usd(predicted.cost_usd)}"
     )
     print(f"spent so far: {usd(predicted.spent_usd)}")
+    for warning in predicted.raw.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@app.command()
+def drift(
+    judge: Annotated[str, typer.Option(help="The judge to check")],
+    reference_run: Annotated[
+        int | None,
+        typer.Option(help="Make this run's pairs the judge's reference set first"),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Give up waiting after this many seconds")
+    ] = None,
+    as_json: Json = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Re-judge the judge's reference pairs, wait, and compare with its last check."""
+    from judge_service.client._drift import drift_check, drift_lines
+
+    with _reported(), _client(url, api_key) as client:
+        report = client._run(drift_check(judge, reference_run, not as_json, timeout))
+    if as_json:
+        _print_json(report)
+        return
+    for line in drift_lines(report):
+        print(line)
+
+
+@app.command()
+def probe(
+    run_id: Annotated[int, typer.Argument(metavar="RUN")],
+    kind: Annotated[
+        list[str],
+        typer.Option(
+            help="swap_answers, pad_length, drop_images or shuffle_rationale (repeatable)"
+        ),
+    ],
+    sample: Annotated[
+        int | None, typer.Option(help="Pairs to re-judge (default 50, at most the run's)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Draws the sample and the changes")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Give up waiting after this many seconds")
+    ] = None,
+    as_json: Json = False,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Re-judge a sample of a run's pairs with one change per kind, wait, print what moved."""
+    from judge_service.client._probes import probe_run
+    from judge_service.tables import probe_tables
+
+    with _reported(), _client(url, api_key) as client:
+        table = client._run(probe_run(run_id, kind, sample, seed, not as_json, timeout))
+    if as_json:
+        _print_json(table)
+        return
+    console = Console()
+    for part in probe_tables(table):
+        console.print(part, highlight=False)
 
 
 @app.command()

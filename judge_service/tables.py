@@ -5,9 +5,11 @@ over stacked tables (counts, then rates) rather than squeezed into one that rich
 have to cut. Figure columns never wrap; only the name column gives way.
 """
 
+from collections.abc import Collection
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -254,4 +256,42 @@ def report(stats: dict[str, Any]) -> list[RenderableType]:
             for name, s in stats["by_stratum"].items()
         }
         parts.extend(breakdown_tables(f"By {stats['by']} (panel)", stats["by"], strata))
+    return parts
+
+
+def probe_tables(
+    table: dict[str, Any], label: str = "", axes: Collection[str | None] | None = None
+) -> list[RenderableType]:
+    """Per probe kind of a `GET /v1/runs/{id}/probes` body: each judge's share of changed
+    verdicts per axis (overall first; only `axes` when given, None for overall), with its
+    interval and the direction of the changes; then the reading of each judge's overall
+    verdict. `label` ends each title."""
+    level = f"{100 * table.get('confidence', 0.95):g}%"
+    parts: list[RenderableType] = []
+    for probe in table["probes"]:
+        rows = [row for row in table["rows"] if row["probe_run_id"] == probe["run_id"]]
+        printed = _table(
+            escape(
+                f"Probe {probe['probe']} (run {probe['run_id']}, {probe['pairs']} pairs, "
+                f"{probe['status']}){label}"
+            ),
+            "judge",
+            ("axis", "n", "changed", f"{level} CI", "toward\ncand.", "toward\nbase."),
+        )
+        previous = None
+        for row in rows:
+            if axes is not None and row["axis"] not in axes:
+                continue
+            printed.add_row(
+                "" if row["judge"] == previous else row["judge"],
+                row["axis"] or "overall",
+                str(row["n"]),
+                pct(row["changed_share"]),
+                ci_range(row["changed_ci"]),
+                str(row["toward_candidate"]),
+                str(row["toward_baseline"]),
+            )
+            previous = row["judge"]
+        parts.append(printed)
+        parts.extend(row["reading"] for row in rows if row["axis"] is None)
     return parts

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -19,6 +20,7 @@ from judge_service.judging.images import (
     MAX_IMAGES,
     check_image_url,
 )
+from judge_service.judging.probes import ProbeKind
 from judge_service.judging.protocol import Scale
 from judge_service.judging.rubrics import DEFAULT_RUBRIC, RubricDefinition
 from judge_service.services.stats_models import StopWhen
@@ -58,6 +60,18 @@ JUDGES_CHANGED = refused("A judge of the run is not configured as when the run w
 Budget = Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
 
 
+def _whole(value: Any) -> Any:
+    """7805.0 is an integer to JSON Schema, so to the strict request models too; true and "5"
+    stay for their strict check to refuse."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WHOLE = BeforeValidator(_whole)
+# An optional one keeps its bounds before `WHOLE` (`Annotated[int, Field(...), WHOLE]`): in
+# the other order pydantic writes them into the schema as "ge"/"le", which JSON Schema lacks.
+WholeNumber = Annotated[int, WHOLE]
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # 0 is not false: as the schema says
 
@@ -74,8 +88,8 @@ class RunCreate(BaseModel):
     rubric: Text = Field(
         default=DEFAULT_RUBRIC, max_length=60, description="A name from GET /v1/rubrics"
     )
-    rubric_version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="Default: the latest"
+    rubric_version: Annotated[int, Field(ge=1, le=MAX_VERSION), WHOLE] | None = Field(
+        default=None, description="Default: the latest"
     )
     scale: Scale = Field(
         default=Scale.THREE, strict=False, description="3-way (A/B/C) or 5-level (A>>B..B>>A)"
@@ -165,7 +179,50 @@ class RunPublic(BaseModel):
     stop_when: StopWhen | None = None
     stopped_at: datetime | None = Field(default=None, description="When its stop rule held")
     stop_reason: str | None = None
+    probe_of: int | None = Field(default=None, description="A probe run: the run it probes")
+    probe: ProbeKind | None = Field(default=None, description="A probe run: its one change")
     created_at: datetime
+
+
+DEFAULT_PROBE_SAMPLE = 50
+
+
+class ProbesCreate(BaseModel):
+    """Probe runs to make from a run: one per kind, over one seeded sample of its pairs."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)  # 0 is not false: as the schema says
+
+    probes: list[Annotated[ProbeKind, Field(strict=False)]] = Field(
+        min_length=1,
+        max_length=len(ProbeKind),
+        json_schema_extra={"uniqueItems": True},  # as `_once_each` checks
+        description="Kinds: swap_answers, pad_length, drop_images, shuffle_rationale",
+    )
+    sample: WholeNumber = Field(
+        default=DEFAULT_PROBE_SAMPLE,
+        ge=1,
+        le=MAX_PAIRS_PER_POST,
+        description="Pairs to re-judge (at most the run's pairs)",
+    )
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1), WHOLE] | None = Field(
+        default=None, description="Draws the sample and the probes' choices"
+    )
+
+    @field_validator("probes")
+    @classmethod
+    def _once_each(cls, probes: list[ProbeKind]) -> list[ProbeKind]:
+        twice = sorted({kind.value for kind in probes if probes.count(kind) > 1})
+        if twice:
+            raise ValueError(f"probe kinds listed twice: {twice}")
+        return probes
+
+
+class ProbesCreated(BaseModel):
+    """The probe runs made (committed and queued), with the seed that drew the sample."""
+
+    seed: int
+    sample: int = Field(description="Pairs each probe run re-judges")
+    runs: list[RunPublic]
 
 
 class BatchPublic(BaseModel):
@@ -291,10 +348,8 @@ class PlanCreate(BaseModel):
         ge=0.001, le=0.5, description="Target half-width of the interval on the win rate, e.g. 0.03"
     )
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
-    pilot_run_id: int | None = Field(
+    pilot_run_id: Annotated[int, Field(ge=1, le=MAX_ROW_ID), WHOLE] | None = Field(
         default=None,
-        ge=1,
-        le=MAX_ROW_ID,
         description="A finished run of this project whose figures stand in for the expected "
         "ones: win rate, tie and inconsistent shares, judge error (with 30+ labelled pairs) and "
         "tokens per call. Instead of expected_win_rate and tie_share",
@@ -331,8 +386,8 @@ class PlanCreate(BaseModel):
         json_schema_extra={"uniqueItems": True},
     )
     swap: bool = Field(default=True, description="Judge each pair in both orders")
-    pairs_available: int | None = Field(
-        default=None, ge=1, le=1_000_000_000, description="Pairs in your dataset, if limited"
+    pairs_available: Annotated[int, Field(ge=1, le=1_000_000_000), WHOLE] | None = Field(
+        default=None, description="Pairs in your dataset, if limited"
     )
     mean_prompt_tokens: float | None = Field(
         default=None,
@@ -423,3 +478,28 @@ class PlanPublic(BaseModel):
     )
     assumptions: PlanAssumptions
     summary: str
+
+
+NO_DRIFT_REFERENCE = refused("No drift reference for the judge, or its configuration changed")
+
+
+class DriftReferenceCreate(BaseModel):
+    """A run's pairs (or a seeded sample of them) as the reference set of a judge's drift
+    checks; the judge must have judged the run."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)  # 0 is not false: as the schema says
+
+    run_id: WholeNumber = Field(ge=1, le=MAX_ROW_ID)
+    judge: str = Field(min_length=1, max_length=100, description="A name from GET /v1/judges")
+    sample: Annotated[int, Field(ge=2, le=100_000), WHOLE] | None = Field(
+        default=None, description="Pairs drawn from the run (default: all)"
+    )
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1), WHOLE] | None = Field(
+        default=None, description="Seeds the sample"
+    )
+
+
+class DriftCheckCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)  # 0 is not false: as the schema says
+
+    judge: str = Field(min_length=1, max_length=100, description="A name from GET /v1/judges")

@@ -31,6 +31,8 @@ JUDGMENT_COLUMNS = (
     "input_tokens",
     "output_tokens",
     "cached_input_tokens",
+    "reasoning_tokens",
+    "system_fingerprint",
     "cost_usd",
     "cached_from_id",
     "latency_ms",
@@ -48,6 +50,7 @@ _INT_COLUMNS = (
     "input_tokens",
     "output_tokens",
     "cached_input_tokens",
+    "reasoning_tokens",
     "cached_from_id",
     "latency_ms",
 )

@@ -24,6 +24,7 @@ from judge_service.db.queries import RunCounts, run_counts, run_orders
 from judge_service.db.run_frame import load_run_frame, metadata_keys
 from judge_service.db.usage import JudgeUsage, judge_usage
 from judge_service.jobs.stopping import run_sequence
+from judge_service.services.probes import probe_table
 from judge_service.services.stats import compute_axis_stats, compute_run_stats
 from judge_service.simulated_model import MODEL_NAME as SIMULATED_MODEL
 from judge_service.stats.calibrated import MIN_LABELS
@@ -224,6 +225,7 @@ def run_page(
         "kappa": _kappa_matrix(run.judges, stats["agreement"]["pairs"]),
         "sequence": sequence_chart(run_sequence(session, run)),
         "advice": label_advice(stats["calibrated"], stats["confidence"]),
+        "probes": probe_table(session, run).model_dump(),
     }
 
 

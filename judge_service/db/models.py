@@ -157,6 +157,12 @@ class Run(Base):
     )
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stop_reason: Mapped[str | None] = mapped_column(Text)
+    # A probe run (services/probes.py): the run whose pairs it copied with one change, and
+    # the kind of change. NULL on ordinary runs.
+    probe_of: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
+    probe: Mapped[str | None] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pairs: Mapped[list["Pair"]] = relationship(back_populates="run", passive_deletes=True)
@@ -339,3 +345,40 @@ class ProviderBatch(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DriftReference(Base):
+    """The pairs a drift check of `judge` re-judges in a project: a run's, or a seeded sample.
+
+    The newest row per (project, judge) is the current reference; older ones keep their checks.
+    """
+
+    __tablename__ = "drift_references"
+    __table_args__ = (Index("ix_drift_references_project_id_judge", "project_id", "judge"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    judge: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    # The sampled pairs of the run; NULL: all of them.
+    pair_ids: Mapped[list[int] | None] = mapped_column(JsonDoc)
+    sample: Mapped[int | None] = mapped_column(Integer)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DriftCheck(Base):
+    """One re-judging of a reference by its judge alone: a derived run (cache off)."""
+
+    __tablename__ = "drift_checks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    judge: Mapped[str] = mapped_column(String(100))
+    reference_id: Mapped[int] = mapped_column(
+        ForeignKey("drift_references.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    # The judge's configuration fingerprint when the check started (config.JudgeConfig).
+    judge_config: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

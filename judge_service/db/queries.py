@@ -303,6 +303,8 @@ JUDGMENT_EXPORT_COLUMNS = (
     Judgment.input_tokens,
     Judgment.output_tokens,
     Judgment.cached_input_tokens,
+    Judgment.reasoning_tokens,
+    Judgment.system_fingerprint,
     Judgment.cost_usd,
     Judgment.cached_from_id,
     Judgment.latency_ms,

@@ -3,9 +3,11 @@
 Starts the simulated provider, the API and (when JUDGE_REDIS_URL is set) RQ
 worker processes, submits the bundled synthetic sample over HTTP, follows the
 run, has a SIMULATED annotator label pairs through the label queue, and prints
-the figures, the calibrated one included. Nothing here is a real evaluation:
-the judges are the simulated provider's transparent decision rule, the
-annotator another (`annotator.py`).
+the figures, the calibrated one included; then it probes the run (each probe
+re-judges a sample of its pairs with one change) and prints what moved the
+judges. Nothing here is a real evaluation: the judges are the simulated
+provider's transparent decision rule, the annotator another (`annotator.py`),
+the images a synthetic placeholder.
 """
 
 import json
@@ -32,21 +34,34 @@ from judge_service.demo import annotator
 from judge_service.demo.sample import sample_pairs
 from judge_service.simulate.config import SimulatorConfig
 from judge_service.simulate.server import create_app as create_simulator
-from judge_service.tables import breakdown_tables, ci_level, ci_range, headline, pct, report
+from judge_service.tables import (
+    breakdown_tables,
+    ci_level,
+    ci_range,
+    headline,
+    pct,
+    probe_tables,
+    report,
+)
 
 KEY_ENV = "JUDGE_SIMULATED_KEY"
 RUBRIC = "reasoning-trace"
 RUN_TIMEOUT_S = 600
 LABELS = 120  # the simulated annotator's labels, at most one per pair
+PROBE_SAMPLE = 40  # pairs each probe re-judges
+PROBES = ["drop_images", "swap_answers", "pad_length", "shuffle_rationale"]
+GROUNDED_JUDGE = "sim-openai"
 
 
 def demo_judges(simulator_url: str) -> dict[str, dict[str, Any]]:
-    """Three simulated judges: one per wire format and output mode, each biased differently."""
+    """Three simulated vision judges: one per wire format and output mode, each biased
+    differently. `GROUNDED_JUDGE` grounds its reading in the images (`image_grounded`); the
+    other two are sent the images but never look at them, as the drop-images probe shows."""
     common = {"api_key_env": KEY_ENV, "vision": True}
     return {
         "sim-openai": {
             "provider": "openai",
-            "model": "simulated-judge",
+            "model": "simulated-judge@image_grounded=true",
             "base_url": f"{simulator_url}/v1",
             **common,
         },
@@ -130,6 +145,46 @@ def _follow(client: httpx.Client, run_id: int, console: Console) -> dict[str, An
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run {run_id} not done after {RUN_TIMEOUT_S} s")
             time.sleep(0.25)
+
+
+def _follow_probes(client: httpx.Client, runs: list[dict[str, Any]], console: Console) -> None:
+    """Until every probe run is judged, with one progress bar over all their judge calls."""
+    columns = (TextColumn("probing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("probing", total=None)
+        while True:
+            now = [client.get(f"/v1/runs/{run['id']}").raise_for_status().json() for run in runs]
+            progress.update(
+                task,
+                total=sum(run["counts"]["judgments_expected"] for run in now),
+                completed=sum(
+                    run["counts"]["judgments_done"] + run["counts"]["judgments_failed"]
+                    for run in now
+                ),
+            )
+            if all(run["status"] == "done" for run in now):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"probe runs not done after {RUN_TIMEOUT_S} s")
+            time.sleep(0.25)
+
+
+def _probe(client: httpx.Client, run_id: int, pairs: int, console: Console) -> None:
+    """Probe the run with every kind over one sample, wait for the probes, print the table."""
+    sample = min(PROBE_SAMPLE, pairs)
+    console.print(
+        f"[bold yellow]PROBES[/]: {', '.join(PROBES)} on {sample} pairs each, judged again by "
+        f"the same SIMULATED judges; {GROUNDED_JUDGE} grounds its reading in the (synthetic "
+        "placeholder) images, the others never look at them."
+    )
+    body = {"probes": PROBES, "sample": sample, "seed": 7}
+    created = client.post(f"/v1/runs/{run_id}/probes", json=body).raise_for_status().json()
+    _follow_probes(client, created["runs"], console)
+    table = client.get(f"/v1/runs/{run_id}/probes").raise_for_status().json()
+    # The overall verdict and the axis an image should ground; `judge-service probe` has all.
+    for part in probe_tables(table, " [simulated judges]", axes=(None, "perception")):
+        console.print(part)
 
 
 def _pairs_by_id(
@@ -235,7 +290,7 @@ def run_demo(
             .raise_for_status()
             .json()
         )
-        sample = sample_pairs(pairs)
+        sample = sample_pairs(pairs, images=True)
         accepted = client.post(f"/v1/runs/{run['id']}/pairs", json={"pairs": sample})
         accepted = accepted.raise_for_status().json()
         console.print(
@@ -265,6 +320,8 @@ def run_demo(
             f"(the annotator's rule on all {len(sample)} pairs gives "
             f"{pct(annotator.rule_win_rate(sample))}: the figure the calibrated one estimates)"
         )
+        if accepted["accepted"]:
+            _probe(client, run["id"], accepted["accepted"], console)
         console.print(f"API docs: {api.url}/docs")
         console.print(f"[bold]Dashboard: {api.url}/runs/{run['id']}[/] (all runs: {api.url}/)")
         if serve:

@@ -3,8 +3,10 @@
 Nothing here comes from real patients, real images or a real model. Every
 question and trace is assembled from the hand-written case templates below, so
 that `judge-service demo` and the test suite have realistic-looking input
-without shipping a data set. The image a question refers to does not exist
-(`image_urls` is always empty); the text is written as if one were shown.
+without shipping a data set. The image a question refers to does not exist: `image_urls`
+is empty, or with `images=True` holds one SYNTHETIC placeholder (a 16x16 grey gradient,
+`PLACEHOLDER_IMAGE`, not a scan), so that vision judges are sent an image and the
+drop-images probe has one to remove; the text is written as if the real image were shown.
 
 Each pair imitates a base model (baseline) and a fine-tuned model (candidate)
 answering the same question. The candidate is right in about 83% of pairs and
@@ -27,6 +29,7 @@ __all__ = [
     "CANDIDATE_ACCURACY",
     "CASES",
     "MODALITIES",
+    "PLACEHOLDER_IMAGE",
     "SOURCE",
     "Case",
     "Distractor",
@@ -45,6 +48,12 @@ MODALITIES: tuple[str, ...] = (
     "fundus",
 )
 CANDIDATE_ACCURACY = 0.83
+# SYNTHETIC: a 16x16 grey gradient PNG standing in for the scan a question describes.
+PLACEHOLDER_IMAGE = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAAAAAA6mKC9AAAAU0lEQVR42l"
+    "3HEQKAAADAwD0niqIoiqIoiqIoiqIoiqIoiqIoiqIoinpMvrMjCKM4SbO8KKu6absefUAf0Sf0GX1BX9"
+    "E39B39QD/RL/Qb/UF/0b8fHZSCAexbrIUAAAAASUVORK5CYII="
+)
 BASELINE_ACCURACY = 0.53
 
 
@@ -1871,8 +1880,9 @@ def _trace(case: Case, rng: random.Random, correct: bool, styles: dict[str, int]
     return "\n".join(lines)
 
 
-def sample_pairs(n: int = 240, seed: int = 7) -> list[dict[str, Any]]:
-    """`n` synthetic pairs in the shape the API accepts, identical for the same (n, seed).
+def sample_pairs(n: int = 240, seed: int = 7, images: bool = False) -> list[dict[str, Any]]:
+    """`n` synthetic pairs in the shape the API accepts, identical for the same (n, seed);
+    with `images`, each carries the synthetic placeholder image (nothing else changes).
 
     Cases are dealt in a freshly shuffled order every cycle through the bank,
     and every draw comes from one `random.Random(seed)` in a fixed order, so
@@ -1899,7 +1909,7 @@ def sample_pairs(n: int = 240, seed: int = 7) -> list[dict[str, Any]]:
                 "reference_answer": case.answer,
                 "baseline_trace": _trace(case, rng, baseline_correct, _BASELINE_STYLES),
                 "candidate_trace": _trace(case, rng, candidate_correct, _CANDIDATE_STYLES),
-                "image_urls": [],
+                "image_urls": [PLACEHOLDER_IMAGE] if images else [],
                 "metadata": {
                     "source": SOURCE,
                     "modality": case.modality,

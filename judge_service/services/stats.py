@@ -2,12 +2,14 @@
 
 from sqlalchemy.orm import Session
 
+from judge_service.db.drift import judge_versions
 from judge_service.db.label_draws import load_label_draws
 from judge_service.db.models import Run
 from judge_service.db.run_frame import MISSING_STRATUM, load_human_labels, load_run_frame
 from judge_service.jobs.stopping import sequential_figures
 from judge_service.judging.protocol import Scale
 from judge_service.services.stats_models import AxisStats, PreferenceStats, RunStats
+from judge_service.stats.drift import version_warnings
 from judge_service.stats.multiplicity import adjust
 from judge_service.stats.report import build_report
 from judge_service.web.errors import query_error
@@ -43,6 +45,7 @@ def compute_run_stats(
         confidence=confidence,
     )
     panel = PreferenceStats.model_validate(report.panel)
+    versions = judge_versions(session, run.id)
     return RunStats.model_validate(
         {
             **panel.model_dump(),
@@ -64,6 +67,8 @@ def compute_run_stats(
             "human": report.human,
             "by_stratum": report.by_stratum,
             "sequential": sequential_figures(session, run),
+            "judge_versions": versions,
+            "warnings": version_warnings(versions),
         }
     )
 

@@ -290,3 +290,11 @@ class RunStats(PreferenceStats):
     sequential: SequentialStats | None = Field(
         default=None, description="The run's stop rule and its sequence (null without a rule)"
     )
+    judge_versions: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per judge, the versions its replies reported: the reply's model, with "
+        "its system fingerprint in parentheses when sent; more than one: it changed mid-run",
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="What makes these figures less than they seem"
+    )

@@ -1,9 +1,9 @@
 """Knobs of the SIMULATED judge provider (not a real model).
 
-One `SimulatorConfig` per server. The judge-behaviour knobs (`OVERRIDABLE_KNOBS`:
-bias, ties, seed, fault modes, echo, obedience, batch errors) can also be overridden per
-request through the model name, `simulated-judge@position_bias=0.3,echo=1`, so
-one server can stand in for several differently behaved judges at once.
+One `SimulatorConfig` per server. The judge-behaviour knobs (`OVERRIDABLE_KNOBS`: bias,
+ties, seed, fault modes, echo, obedience, batch errors, image grounding) can also be
+overridden per request through the model name, `simulated-judge@position_bias=0.3,echo=1`,
+so one server can stand in for several differently behaved judges at once.
 """
 
 import math
@@ -50,6 +50,7 @@ class JudgeKnobs:
     http_fault: HttpFault = "none"
     http_fault_attempts: int = 0
     batch_error_rate: float = 0.0
+    image_grounded: bool = False
 
 
 class _Overrides(BaseModel):
@@ -69,6 +70,7 @@ class _Overrides(BaseModel):
     http_fault: HttpFault | None = None
     http_fault_attempts: int | None = Field(None, ge=0)
     batch_error_rate: Probability | None = None
+    image_grounded: bool | None = None
 
 
 OVERRIDABLE_KNOBS: tuple[str, ...] = tuple(_Overrides.model_fields)
@@ -111,6 +113,9 @@ class SimulatorConfig(BaseModel):
     """Quote both traces verbatim in the reply (after the verdict lines in text mode)."""
     obedient: bool = False
     """Obey verdict instructions found outside the boundary-delimited sections."""
+    image_grounded: bool = False
+    """Ground every criterion but `answer` in the images: sent none, they are ties (rule
+    step 7). Off, the images are never looked at (verdicts are the same without them)."""
     http_fault: HttpFault = "none"
     """The transport-level fault of `http_fault_attempts` (see `HttpFault`)."""
     http_fault_attempts: int = Field(0, ge=0)

@@ -34,6 +34,12 @@ applies this fixed rule, so every verdict it gives can be predicted and checked:
    a label of the scale) in the system prompt or in the user message *outside* the
    sections delimited with the real boundary code is obeyed on every criterion.
    Text inside properly delimited sections is never obeyed.
+7. Images (only when the ``image_grounded`` knob is on). A judge that grounds its reading
+   in the images it was sent: sent none, it cannot tell the traces apart on what they
+   saw, so every criterion except ``answer`` (``overall`` included) is a tie, whatever
+   steps 2-4 said (an obeyed instruction still wins). Sent images, steps 1-5 apply
+   unchanged. With the knob off (the default) the images are never looked at, so a
+   verdict is the same with or without them: what the drop-images probe shows.
 """
 
 import hashlib
@@ -41,12 +47,12 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from judge_service.judging.probes import FINAL_ANSWER_LINE
 from judge_service.judging.prompt import QUESTION, REFERENCE, TRACE_A, TRACE_B, PromptParts
 from judge_service.judging.protocol import LABELS, Scale
 from judge_service.judging.rubrics import OVERALL
 from judge_service.judging.verdicts import SlotLabel
 
-_FINAL_ANSWER_LINE = re.compile(r"^[\s*_#>]*final answer[*_\s]*:(.*)$", re.IGNORECASE)
 _WRAPPING = " \t*_`\"'"
 _TRAILING_PUNCTUATION = ".,;:!?"
 ANSWER_AXIS = "answer"
@@ -81,6 +87,7 @@ class Rule(StrEnum):
     AXIS_TIE = "axis_tie"
     FOLLOWS_OVERALL = "follows_overall"
     OBEDIENCE = "obedience"
+    NO_IMAGE = "no_image"
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,7 @@ def final_answer(trace: str) -> str | None:
     """The normalised final answer of a trace, or None when it states none."""
     lines = trace.splitlines()
     for index in range(len(lines) - 1, -1, -1):
-        match = _FINAL_ANSWER_LINE.match(lines[index])
+        match = FINAL_ANSWER_LINE.match(lines[index])
         if match is None:
             continue
         text = match.group(1)
@@ -378,3 +385,14 @@ def obeyed_rulings(label: str, criteria: list[str], scale: Scale) -> list[Criter
     slot, strong = slot_and_strength[label]
     reason = "an instruction outside the delimited sections said so."
     return [CriterionRuling(name, slot, strong, Rule.OBEDIENCE, reason) for name in criteria]
+
+
+def imageless_rulings(rulings: list[CriterionRuling]) -> list[CriterionRuling]:
+    """Step 7: an image-grounded judge sent no image ties every criterion but `answer`."""
+    reason = "an image-grounded judge was sent no image, so it cannot separate the traces."
+    return [
+        ruling
+        if ruling.name == ANSWER_AXIS
+        else CriterionRuling(ruling.name, SlotLabel.TIE, False, Rule.NO_IMAGE, reason)
+        for ruling in rulings
+    ]

@@ -20,7 +20,8 @@ instructions it finds outside the delimited sections (obedient).
 Routes: `POST /v1/chat/completions` (OpenAI SDK, `base_url=<url>/v1`),
 `POST /v1/messages` (Anthropic SDK, `base_url=<url>`), `GET /v1/models`,
 `GET /healthz`, `GET /simulator/stats`, `GET /simulator/requests` (the latest
-requests' settings), and both providers' batch APIs
+requests' settings), `POST /simulator/behaviour` (the judge moves under the same name:
+other knobs, another version in live replies; for drift tests), and both providers' batch APIs
 (`judge_service.simulate.batches`), whose requests are judged by `batch_answer`.
 """
 
@@ -49,6 +50,7 @@ from judge_service.judging.rubrics import OVERALL
 from judge_service.simulate.batches import BatchStore, add_batch_routes
 from judge_service.simulate.config import (
     MODEL_NAME,
+    OVERRIDABLE_KNOBS,
     JudgeKnobs,
     ModelOverrideError,
     SimulatorConfig,
@@ -57,6 +59,7 @@ from judge_service.simulate.decision import (
     content_key,
     decide,
     find_instruction,
+    imageless_rulings,
     obeyed_rulings,
     outside_sections,
     rule_criteria,
@@ -409,6 +412,33 @@ class _Simulator:
         # The settings of the latest requests (bodies without their texts), for tests to
         # see what a client sent.
         self.received: deque[dict[str, Any]] = deque(maxlen=RECEIVED_KEPT)
+        # Set by `POST /simulator/behaviour`: the model version live replies report.
+        self.version: str | None = None
+
+    def change_behaviour(self, knobs: dict[str, Any], version: str | None) -> dict[str, Any]:
+        """The judge moves under the same model name (what a drift check must catch): new
+        judge-behaviour knobs for every later request, and a new version in live replies.
+
+        Raises ValueError naming a knob that is unknown or out of its bounds.
+        """
+        unknown = sorted(set(knobs) - set(OVERRIDABLE_KNOBS))
+        if unknown:
+            raise ValueError(f"unknown knobs {unknown}; known: {', '.join(OVERRIDABLE_KNOBS)}")
+        self.config = SimulatorConfig.model_validate({**self.config.model_dump(), **knobs})
+        self.version = version
+        return {
+            "knobs": {knob: getattr(self.config, knob) for knob in OVERRIDABLE_KNOBS},
+            "version": version,
+        }
+
+    def versioned(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A live reply as the moved judge reports it: `<model>-<version>`, and (OpenAI) a
+        fingerprint naming the version; unchanged until a version is set."""
+        if self.version is not None:
+            body["model"] = f"{body['model']}-{self.version}"
+            if "system_fingerprint" in body:
+                body["system_fingerprint"] = f"simulated-judge-{self.version}"
+        return body
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -593,10 +623,20 @@ class _Simulator:
                 f"{obeyed!r}, and this gullible judge obeyed it on every criterion. The rule "
                 f"alone said: {reason}"
             )
+        elif knobs.image_grounded and not request.image_count:
+            rulings = imageless_rulings(rulings)
+            reason += (
+                " It grounds its reading in the images and was sent none, so every criterion "
+                "but answer is a tie."
+            )
         elif decision.bias_fired:
             self.bias_firings += 1
         if request.image_count:
-            reason += f" It saw {request.image_count} image(s) but does not look at them."
+            reason += f" It saw {request.image_count} image(s)" + (
+                " and grounds its reading in them."
+                if knobs.image_grounded
+                else " but does not look at them."
+            )
         echo = (parts.trace_a, parts.trace_b) if knobs.echo else None
         return Judgement(rulings, seen.scale, reason, echo), obeyed is not None
 
@@ -803,14 +843,18 @@ def create_app(config: SimulatorConfig) -> FastAPI:
         result = await sim.handle("openai", request, parse_openai)
         if isinstance(result, Response):
             return result
-        return JSONResponse(_openai_completion(result), headers=sim.rate_headers("openai"))
+        return JSONResponse(
+            sim.versioned(_openai_completion(result)), headers=sim.rate_headers("openai")
+        )
 
     @app.post("/v1/messages")
     async def messages(request: Request) -> Response:
         result = await sim.handle("anthropic", request, parse_anthropic)
         if isinstance(result, Response):
             return result
-        return JSONResponse(_anthropic_message(result), headers=sim.rate_headers("anthropic"))
+        return JSONResponse(
+            sim.versioned(_anthropic_message(result)), headers=sim.rate_headers("anthropic")
+        )
 
     @app.get("/v1/models")
     async def models(request: Request) -> dict[str, Any]:
@@ -837,6 +881,17 @@ def create_app(config: SimulatorConfig) -> FastAPI:
     async def received() -> list[dict[str, Any]]:
         """The latest judge requests' settings, oldest first: bodies without their texts."""
         return list(sim.received)
+
+    @app.post("/simulator/behaviour")
+    async def behaviour(request: Request) -> Response:
+        """`{"knobs": {"position_bias": 0.6}, "version": "2026-12"}`: the SIMULATED judge
+        behaves and reports itself differently from now on, its model name unchanged."""
+        body = await request.json()
+        try:
+            changed = sim.change_behaviour(body.get("knobs", {}), body.get("version"))
+        except ValueError as exc:  # pydantic's ValidationError is one
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(changed)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -230,7 +230,9 @@ def test_every_json_body_is_parsed_strictly(pg_api: httpx.Client) -> None:
         for method, operation in item.items()
         if "requestBody" in operation
     ]
-    assert len(operations) == 6  # runs (create, update), pairs, human labels, plan, rubrics
+    # runs (create, update), pairs, human labels, plan, rubrics, probes, drift (references,
+    # checks)
+    assert len(operations) == 9
     for method, path in operations:
         response = pg_api.request(
             method, path, content=b'{"x": NaN}', headers={"content-type": "application/json"}

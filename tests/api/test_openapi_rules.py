@@ -80,3 +80,13 @@ def test_image_references_are_checked_as_the_schema_states_them() -> None:
         tried += 1
         accepted += taken
     assert 0 < accepted < tried  # both answers were exercised
+
+
+def test_a_whole_float_is_an_integer_as_json_schema_says(pg_api: httpx.Client) -> None:
+    run = create_run(pg_api, ["sim"], rubric_version=1.0)
+    assert run["rubric_version"] == 1
+    document = pg_api.get("/openapi.json").json()
+    # Bounds are JSON Schema's own keywords, never pydantic's names for them.
+    assert '"ge"' not in str(document).replace("'", '"')
+    version = document["components"]["schemas"]["RunCreate"]["properties"]["rubric_version"]
+    assert version["anyOf"][0]["minimum"] == 1

@@ -72,6 +72,8 @@ def run_public(run: Run, counts: RunCounts) -> RunPublic:
         stop_when=run.stop_when,
         stopped_at=run.stopped_at,
         stop_reason=run.stop_reason,
+        probe_of=run.probe_of,
+        probe=run.probe,
         created_at=run.created_at,
     )
 
