@@ -34,13 +34,16 @@ test: $(STAMP) $(CHROMIUM) lint
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" -n auto
 
+# mypy's settings (which parts are strict, the pydantic plugin) are under [tool.mypy] in
+# pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy judge_service
 
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache judge_service.db judge_service.db-*
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache judge_service.db judge_service.db-*

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from judge_service import __version__
+from judge_service.api.deps import ApiState
 from judge_service.api.ingest_runs import IngestRuns
 from judge_service.api.metrics_collector import ServiceCollector
 from judge_service.api.pair_writer import PairWriter
@@ -37,6 +38,7 @@ from judge_service.config import Settings
 from judge_service.dashboard import api_docs
 from judge_service.dashboard import routes as dashboard
 from judge_service.dashboard import session as dashboard_session
+from judge_service.dashboard.routes import DashboardState
 from judge_service.dashboard.views import SummaryCache
 from judge_service.db.engine import dispose_engine, session_factory
 from judge_service.jobs.dispatch import InProcessDispatcher, make_dispatcher
@@ -46,29 +48,34 @@ from judge_service.web.errors import method_not_allowed
 from judge_service.web.openapi import state_rules
 
 
+class ServiceState(ApiState, DashboardState):
+    """`app.state`: the shared objects of the API and the dashboard (web/state.py)."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    state = ServiceState()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.sessions = session_factory(settings.database_url)
-        app.state.dispatcher = make_dispatcher(settings)
-        app.state.pair_writer = PairWriter(
-            app.state.sessions, IngestRuns(), app.state.dispatcher, settings.ingest_concurrency
+        state.settings = settings
+        state.sessions = session_factory(settings.database_url)
+        state.dispatcher = make_dispatcher(settings)
+        state.pair_writer = PairWriter(
+            state.sessions, IngestRuns(), state.dispatcher, settings.ingest_concurrency
         )
-        app.state.summaries = SummaryCache()
-        app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.redis_url)
-        app.state.metrics = ServiceCollector(settings, app.state.sessions, app.state.dispatcher)
-        if isinstance(app.state.dispatcher, InProcessDispatcher):
+        state.summaries = SummaryCache()
+        state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.redis_url)
+        state.metrics = ServiceCollector(settings, state.sessions, state.dispatcher)
+        if isinstance(state.dispatcher, InProcessDispatcher):
             # In-process jobs die with the process; pick up what a previous one left.
-            reconcile(app.state.sessions, app.state.dispatcher, settings.lease_s, everything=True)
+            reconcile(state.sessions, state.dispatcher, settings.lease_s, everything=True)
         try:
             yield
         finally:
-            app.state.dispatcher.close()
-            app.state.rate_limiter.close()
-            app.state.metrics.close()
+            state.dispatcher.close()
+            state.rate_limiter.close()
+            state.metrics.close()
             dispose_engine(settings.database_url)
 
     app = FastAPI(
@@ -79,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by dashboard/api_docs.py, offline and under the CSP
         redoc_url=None,
     )
+    app.state = state
     app.add_exception_handler(HTTPException, method_not_allowed)
     # Decides who is asking before any body is read, then caps the body (web/limits.py).
     app.add_middleware(AuthMiddleware, settings=settings)

@@ -448,7 +448,11 @@ class Stats(Figures):
             for key in shown:
                 if key == "win_rate_ci":
                     low, high = row.get("win_rate_ci_low"), row.get("win_rate_ci_high")
-                    text = "-" if low is None else f"{100 * low:.1f} - {100 * high:.1f}"
+                    text = (
+                        "-"
+                        if low is None or high is None
+                        else f"{100 * low:.1f} - {100 * high:.1f}"
+                    )
                 elif key == "sign_test_p":
                     text = p_value(row.get(key))
                 elif key.endswith("_rate") or key == "position_consistency":

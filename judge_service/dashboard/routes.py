@@ -40,6 +40,7 @@ from judge_service.stats.preference import Outcome
 from judge_service.text import Text
 from judge_service.web.auth import access, request_key
 from judge_service.web.deps import MAX_ROW_ID, RowId, SessionDep, SettingsDep, get_pair, get_run
+from judge_service.web.state import AppState, state_of
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -48,17 +49,24 @@ PAIRS_PER_PAGE = 50
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(fmt.FILTERS)
-templates.env.globals.update(outcomes=[*(o.value for o in Outcome), MISSING], panel=PANEL)
+OUTCOMES = [*(o.value for o in Outcome), MISSING]
+templates.env.globals.update(outcomes=OUTCOMES, panel=PANEL)
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 
+class DashboardState(AppState):
+    """What only the dashboard reads, besides what every part does (see web/state.py)."""
+
+    summaries: SummaryCache
+
+
 def _cache(request: Request) -> SummaryCache:
-    return request.app.state.summaries
+    return state_of(request.app, DashboardState).summaries
 
 
 def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    signed_in = access(request.app.state.settings.auth, request.scope) == "key"
+    signed_in = access(state_of(request.app, AppState).settings.auth, request.scope) == "key"
     return templates.TemplateResponse(request, name, {"signed_in": signed_in, **context})
 
 
@@ -127,7 +135,7 @@ def pairs_view(
     keys = metadata_keys(session, run)
     wanted = PairFilter(
         judge=judge if judge in run.judges else PANEL,
-        outcome=outcome if outcome in templates.env.globals["outcomes"] else None,
+        outcome=outcome if outcome in OUTCOMES else None,
         disagree=disagree,
         key=key if key in keys else None,
         value=value if key in keys and value else None,

@@ -53,6 +53,7 @@ def judge_verdicts(
         query = query.where(Pair.id.in_(pair_ids))
     verdicts: dict[str, list[str]] = defaultdict(list)
     for external_id, verdict in session.execute(query):
+        assert verdict is not None  # the query keeps only judgments with a verdict
         verdicts[external_id].append(verdict)
     return dict(verdicts)
 
@@ -83,5 +84,6 @@ def judge_versions(session: Session, run_id: int) -> dict[str, list[str]]:
     )
     versions: dict[str, set[str]] = defaultdict(set)
     for judge, model, fingerprint in rows:
+        assert model is not None  # the query keeps only judgments with a reply's model
         versions[judge].add(f"{model} ({fingerprint})" if fingerprint else model)
     return {judge: sorted(found) for judge, found in sorted(versions.items())}

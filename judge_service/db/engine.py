@@ -10,10 +10,11 @@ of answering 503, and a worker's backoff (`jobs.claims.patiently`) would not get
 """
 
 import os
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import CursorResult, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
 
 _engines: dict[tuple[int, str], Engine] = {}
 CONNECT_TIMEOUT_S = 5
@@ -65,3 +66,13 @@ def dispose_engine(url: str) -> None:
 
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+def rows_matched(session: Session, statement: UpdateBase) -> int:
+    """Run an UPDATE or DELETE in the session; how many rows it matched.
+
+    `Session.execute` is typed to return a plain `Result` whatever the statement; a DML
+    statement's is a `CursorResult`, which carries the row count.
+    """
+    result = cast(CursorResult[*tuple[Any, ...]], session.execute(statement))
+    return result.rowcount

@@ -63,6 +63,7 @@ def pair_outcomes_page(session: Session, run: Run, after_id: int, limit: int) ->
     ).all()
     by_pair: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for pair_id, judge, verdict in verdicts:
+        assert verdict is not None  # the query keeps only judgments with a verdict
         by_pair[pair_id][judge].append(verdict)
     orders = len(run_orders(run))
     items = [

@@ -92,7 +92,8 @@ def key_annotator(session: Session, key: str, project_id: int) -> str | None:
     ).first()
     if row is None:
         return None
-    return row.annotator or KEY_ANNOTATOR + row.prefix
+    annotator, prefix = row
+    return annotator or KEY_ANNOTATOR + prefix
 
 
 @dataclass(frozen=True)

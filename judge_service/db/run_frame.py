@@ -9,7 +9,17 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, String, case, cast, func, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    String,
+    case,
+    cast,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from judge_service.db.models import HumanLabel, Judgment, JudgmentStatus, Pair, Run
@@ -19,7 +29,7 @@ from judge_service.stats.frame import NO_VERDICT, VERDICT_CODES, HumanLabels, Ru
 MISSING_STRATUM = "(none)"
 
 
-def _fetch(session: Session, statement: Select[Any]) -> list[tuple[Any, ...]]:
+def _fetch(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Plain tuples from the driver's cursor, for the run's million-row judgment query.
 
     SQLAlchemy's Row objects cost three times the query itself at that size. The statement's
@@ -49,7 +59,8 @@ def _metadata_value(dialect: str, key: str) -> ColumnElement[Any]:
     form, so on SQLite the key is matched against json_each's decoded keys instead.
     """
     if dialect == "postgresql":
-        return Pair.meta[key].as_string()
+        value: ColumnElement[Any] = Pair.meta[key].as_string()
+        return value
     entry = func.json_each(Pair.meta).table_valued("key", "value").alias("entry")
     return cast(select(entry.c.value).where(entry.c.key == key).scalar_subquery(), String)
 
@@ -84,8 +95,8 @@ def load_run_frame(
         stratum = np.fromiter((codes[v] for v in labels), dtype=np.int32, count=len(labels))
 
     if axis:
-        verdict: ColumnElement[Any] = Judgment.axes[(axis, "verdict")].as_string()
-        strong: ColumnElement[Any] = Judgment.axes[(axis, "strong")].as_boolean()
+        verdict: SQLColumnExpression[Any] = Judgment.axes[(axis, "verdict")].as_string()
+        strong: SQLColumnExpression[Any] = Judgment.axes[(axis, "strong")].as_boolean()
     else:
         verdict, strong = Judgment.verdict, Judgment.strong
     done = Judgment.status == JudgmentStatus.DONE

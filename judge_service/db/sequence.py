@@ -30,13 +30,14 @@ def load_credit_sequence(session: Session, run: Run) -> CreditSequence:
     complete = panel != NO_OUTCOME
     if not complete.any():
         return CreditSequence(np.zeros(0), [])
-    finished = dict(
-        session.execute(
-            select(Judgment.pair_id, func.max(Judgment.finished_at))
-            .where(Judgment.run_id == run.id, Judgment.status == JudgmentStatus.DONE)
-            .group_by(Judgment.pair_id)
-        ).all()
-    )
+    finished: dict[int, datetime] = {}
+    for pair_id, at in session.execute(
+        select(Judgment.pair_id, func.max(Judgment.finished_at))
+        .where(Judgment.run_id == run.id, Judgment.status == JudgmentStatus.DONE)
+        .group_by(Judgment.pair_id)
+    ):
+        assert at is not None  # a done judgment always has its finish time (jobs/claims.py)
+        finished[pair_id] = at
     ids = pair_ids[complete].tolist()
     outcomes = panel[complete]
     credits = np.where(outcomes == WIN, 1.0, np.where(outcomes == LOSS, 0.0, 0.5))

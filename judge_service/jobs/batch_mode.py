@@ -44,6 +44,7 @@ from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from judge_service.config import JudgeConfig, Settings
+from judge_service.db.engine import rows_matched
 from judge_service.db.models import (
     BatchStatus,
     Judgment,
@@ -138,7 +139,8 @@ def _give_back(
     """Claims in `held` back to pending for the next batch, or failed with `kind` once they
     have been in `max_attempts` batches."""
     final = Judgment.attempts >= max_attempts
-    return session.execute(
+    return rows_matched(
+        session,
         update(Judgment)
         .where(held)
         .values(
@@ -149,8 +151,8 @@ def _give_back(
             error_kind=kind,
             error=message,
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
 
 
 def _held_by(batch_id: int, token: str) -> ColumnElement[bool]:
@@ -161,13 +163,14 @@ def _close(
     session: Session, batch_id: int, was: BatchStatus, now_is: BatchStatus, **values: object
 ) -> bool:
     """Move a batch on if nobody did first (the row lock orders concurrent pollers)."""
-    moved = session.execute(
+    moved = rows_matched(
+        session,
         update(ProviderBatch)
         .where(ProviderBatch.id == batch_id, ProviderBatch.status == was)
         .values(status=now_is, finished_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return moved.rowcount == 1
+    return moved == 1
 
 
 def recover_abandoned(settings: Settings, sessions: sessionmaker[Session]) -> int:
@@ -209,7 +212,10 @@ def poll(
             )
             .execution_options(synchronize_session=False)
         ).all()
-        batches = [_Polled(*row) for row in due]
+        batches = []
+        for batch_id, judge, provider_batch_id, token, provider_status in due:
+            assert provider_batch_id is not None  # set when the batch went in progress
+            batches.append(_Polled(batch_id, judge, provider_batch_id, token, provider_status))
     ended = lost = 0
     for batch in batches:
         config = settings.all_judges.get(batch.judge)
@@ -273,8 +279,8 @@ def _map_back(
 ) -> None:
     """Store each answer under the claim it was sent with; what did not succeed goes back."""
     token, limit = batch.claim_token, settings.batch_max_attempts
-    held = session.execute(select(Judgment.id, Judgment.attempts).where(_held_by(batch.id, token)))
-    attempts = {judgment_id: count for judgment_id, count in held}
+    rows = session.execute(select(Judgment.id, Judgment.attempts).where(_held_by(batch.id, token)))
+    attempts = {judgment_id: count for judgment_id, count in rows}
     boundary = partial(batch_boundary, token)
     items = {
         item.judgment_id: item
@@ -416,7 +422,8 @@ def _submit_one(
                 _give_back(session, held, BATCH_ERROR, error, settings.batch_max_attempts)
         return -1
     with sessions.begin() as session:
-        recorded = session.execute(
+        recorded = rows_matched(
+            session,
             update(ProviderBatch)
             .where(ProviderBatch.id == batch_id, ProviderBatch.status == BatchStatus.SUBMITTING)
             .values(
@@ -425,8 +432,8 @@ def _submit_one(
                 requests=len(requests),
                 submitted_at=utcnow(),
                 poll_after=utcnow(),
-            )
-        ).rowcount
+            ),
+        )
     if not recorded:
         # Given up as abandoned while we were submitting: its judgments went in another batch.
         log.warning("batch %s was given up during its submit; cancelling it", batch_id)

@@ -26,6 +26,7 @@ from tenacity import (
 )
 
 from judge_service.config import JudgeConfig
+from judge_service.db.engine import rows_matched
 from judge_service.db.models import Judgment, JudgmentStatus, Pair, Run, utcnow
 from judge_service.jobs.cache_key import cache_key
 from judge_service.judging.prompt import TEMPLATE_ID, Prompt, criteria_for, render_prompt
@@ -403,13 +404,14 @@ def release(sessions: sessionmaker[Session], token: str) -> int:
     The rows' lease ends now: no job holds them, so the next reconcile queues them again.
     """
     with sessions.begin() as session:
-        released = session.execute(
+        released = rows_matched(
+            session,
             update(Judgment)
             .where(Judgment.claim_token == token, Judgment.status == JudgmentStatus.RUNNING)
             .values(status=JudgmentStatus.PENDING, claim_token=None, lease_expires_at=utcnow())
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-    return released.rowcount
+    return released
 
 
 def renew(
@@ -430,16 +432,18 @@ def renew(
         .with_for_update(skip_locked=True)
     )
     with sessions.begin() as session:
-        renewed = session.execute(
+        renewed = rows_matched(
+            session,
             update(Judgment)
             .where(Judgment.id.in_(mine), Judgment.claim_token == token, running)
             .values(lease_expires_at=now + timedelta(seconds=lease_s))
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-    return renewed.rowcount
+    return renewed
 
 
 def _waiting(state: RetryCallState) -> None:
+    assert state.outcome is not None  # tenacity records the attempt before it sleeps
     log.warning("database unavailable, retrying %s: %r", state.fn, state.outcome.exception())
 
 

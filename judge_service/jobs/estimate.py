@@ -115,7 +115,8 @@ def _cap_warnings(
         config = judges.get(judge)
         if config is None:
             continue
-        used = session.scalars(
+        # The query keeps only counted calls; the filter tells the type checker so.
+        counted = session.scalars(
             select(Judgment.output_tokens)
             .join(Run, Run.id == Judgment.run_id)
             .where(
@@ -127,7 +128,8 @@ def _cap_warnings(
             )
             .order_by(Judgment.id.desc())
             .limit(CAP_SAMPLE)
-        ).all()
+        )
+        used = [tokens for tokens in counted if tokens is not None]
         if len(used) < CAP_MIN_CALLS:
             continue
         p95 = sorted(used)[math.ceil(0.95 * len(used)) - 1]

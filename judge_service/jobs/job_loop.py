@@ -21,9 +21,10 @@ import asyncio
 import math
 from collections.abc import Callable
 from contextvars import Context
-from typing import Any
+from typing import TypeVarTuple
 
 GRID_S = 0.1
+_Ts = TypeVarTuple("_Ts")
 
 
 class JobLoop(asyncio.SelectorEventLoop):
@@ -32,8 +33,8 @@ class JobLoop(asyncio.SelectorEventLoop):
     def call_at(
         self,
         when: float,
-        callback: Callable[..., object],
-        *args: Any,
+        callback: Callable[[*_Ts], object],
+        *args: *_Ts,
         context: Context | None = None,
     ) -> asyncio.TimerHandle:
         due = math.ceil(when / GRID_S) * GRID_S

@@ -359,12 +359,14 @@ async def _judge_all(
         for item in batch:
             launch(asyncio.ensure_future(one(item, backlog.join())))
 
-    async def refill_now() -> None:
+    async def refill_now() -> Finished | None:
+        """Reports to the queue like a call, with no entry of its own."""
         nonlocal exhausted
         to_call, copied = await asyncio.to_thread(refill)
         outcomes.update((item.run_id, "done") for item in copied)
         exhausted = not to_call
         start(to_call)
+        return None
 
     def emptied() -> None:
         """Every call has gone out: claim more while the replies come in, one refill at a time."""

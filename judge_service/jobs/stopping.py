@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from judge_service.db.engine import rows_matched
 from judge_service.db.models import Judgment, JudgmentStatus, Run, utcnow
 from judge_service.db.sequence import load_credit_sequence
 from judge_service.stats.sequential import SequenceTrack, StopRule, decision, track
@@ -43,13 +44,13 @@ def skip_left_over(session: Session, run_ids: Sequence[int] | None = None) -> in
     if run_ids is not None:
         stopped = stopped.where(Run.id.in_(run_ids))
     now = utcnow()
-    skipped = session.execute(
+    return rows_matched(
+        session,
         update(Judgment)
         .where(Judgment.run_id.in_(stopped), _left_over(now))
         .values(status=JudgmentStatus.SKIPPED, claim_token=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return skipped.rowcount
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ import gc
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-from rq import Worker
+from rq import Queue, Worker
 from rq.exceptions import StopRequested
 
 from judge_service.config import Settings
@@ -32,9 +33,9 @@ LISTENER_WAKE_S = 1.0  # the command listener's longest wait: what unsubscribing
 
 
 class JudgeWorker(Worker):
-    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
+    def __init__(self, queues: Sequence[Queue], *, settings: Settings, **kwargs: Any) -> None:
         self.settings = settings  # before RQ's __init__, which reads dequeue_timeout
-        super().__init__(*args, maintenance_interval=settings.reconcile_interval_s, **kwargs)
+        super().__init__(queues, maintenance_interval=settings.reconcile_interval_s, **kwargs)
         self._dispatcher: RQDispatcher | None = None
         load_sdks()  # once here, not in every work horse
         # What is loaded by now lives as long as the worker: out of the collector's sight
@@ -50,7 +51,7 @@ class JudgeWorker(Worker):
         return min(super().dequeue_timeout, self.settings.reconcile_interval_s)
 
     def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # RQ: unannotated
         sessions = session_factory(self.settings.database_url)
         try:
             if self._dispatcher is None:
@@ -82,7 +83,8 @@ class JudgeWorker(Worker):
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(
+        # RQ leaves the attribute unannotated, so its type is its initial None.
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
             sleep_time=LISTENER_WAKE_S,
             daemon=True,
             exception_handler=self._pubsub_exception_handler,
@@ -91,12 +93,12 @@ class JudgeWorker(Worker):
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Warm shutdown: RQ waits for the horse; the horse's job is told to wind down."""
         horse = self.horse_pid
-        super().request_stop(signum, frame)
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]  # RQ: unannotated
         if horse:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(horse, signal.SIGTERM)
 
     def teardown(self) -> None:
-        super().teardown()
+        super().teardown()  # type: ignore[no-untyped-call]  # RQ: unannotated
         if self._dispatcher is not None:
             self._dispatcher.close()

@@ -65,7 +65,8 @@ class WorkerProcesses:
             self._respawn()
             running = self._running()
             if not running:
-                return max(abs(child.returncode or 0) for child in self.children)
+                worst: int = max(abs(child.returncode or 0) for child in self.children)
+                return worst
             if self._stopping and time.monotonic() > self._deadline:
                 self._escalate(running)
             time.sleep(POLL_S)

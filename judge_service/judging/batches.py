@@ -9,7 +9,7 @@ worker's own loop (`jobs/batch_mode.py`), one call at a time, never inside a job
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import anthropic
 import openai
@@ -26,7 +26,7 @@ from judge_service.judging.replies import JudgeReply, MalformedReply, anthropic_
 
 BATCH_WINDOW_S = 24 * 3600
 """Both providers finish a batch within 24 hours or expire what is left."""
-ENDPOINT = "/v1/chat/completions"
+ENDPOINT: Final = "/v1/chat/completions"
 _OPENAI_ENDED = {"completed", "failed", "expired", "cancelled"}
 
 

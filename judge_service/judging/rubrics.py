@@ -50,7 +50,8 @@ class RubricDefinition(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
     def as_json(self) -> dict[str, object]:
-        return json.loads(self.model_dump_json())
+        data: dict[str, object] = json.loads(self.model_dump_json())
+        return data
 
 
 REASONING_TRACE = RubricDefinition(

@@ -127,11 +127,13 @@ class ThrottleCounter:
             return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for key, n in counts.items():
-                    pipe.hincrby(endpoint_counts_key(self._namespace), json.dumps(key), n)
-                for key, value in states.items():
+                for count_key, n in counts.items():
+                    pipe.hincrby(endpoint_counts_key(self._namespace), json.dumps(count_key), n)
+                for state_key, value in states.items():
                     pipe.hset(
-                        endpoint_states_key(self._namespace), json.dumps(key), json.dumps(value)
+                        endpoint_states_key(self._namespace),
+                        json.dumps(state_key),
+                        json.dumps(value),
                     )
                 if states:
                     pipe.expire(endpoint_states_key(self._namespace), STATE_TTL_S)

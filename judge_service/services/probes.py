@@ -110,6 +110,11 @@ def _outcomes(
     return by_axis, external_ids(session, run)
 
 
+def _kind(probe: Run) -> ProbeKind:
+    assert probe.probe is not None  # a run made as a probe always records its kind
+    return ProbeKind(probe.probe)
+
+
 def probe_table(session: Session, source: Run, confidence: float = 0.95) -> ProbeTable:
     """The probe table of `source`: empty lists when it has no probes."""
     probes = probe_runs(session, source)
@@ -118,7 +123,7 @@ def probe_table(session: Session, source: Run, confidence: float = 0.95) -> Prob
     before, before_ids = _outcomes(session, source, axes) if probes else ({}, [])
     rows = []
     for probe in probes:
-        kind = ProbeKind(probe.probe)
+        kind = _kind(probe)
         after, after_ids = _outcomes(session, probe, axes)
         source_index, probe_index = aligned(before_ids, after_ids)
         for j, judge in enumerate(probe.judges):
@@ -150,7 +155,7 @@ def probe_table(session: Session, source: Run, confidence: float = 0.95) -> Prob
     summaries = [
         ProbeRunSummary(
             run_id=probe.id,
-            probe=ProbeKind(probe.probe),
+            probe=_kind(probe),
             pairs=counts[probe.id].pairs,
             status=counts[probe.id].status,
         )

@@ -762,8 +762,11 @@ class _Simulator:
                 raise BadRequest(f"request body is not valid JSON: {exc}") from None
             parsed, knobs = self._read(body, parse)
         except (BadRequest, ModelOverrideError) as exc:
-            fields = {"param": exc.param, "code": exc.code} if isinstance(exc, BadRequest) else {}
-            return self.error(route, 400, "invalid_request_error", str(exc), **fields)
+            if isinstance(exc, BadRequest):
+                return self.error(
+                    route, 400, "invalid_request_error", str(exc), param=exc.param, code=exc.code
+                )
+            return self.error(route, 400, "invalid_request_error", str(exc))
         failure = self.http_fault(route, parsed, raw, knobs) or self.injected_error(route)
         await self.sleep()
         if failure is not None:
@@ -860,6 +863,7 @@ def create_app(config: SimulatorConfig) -> FastAPI:
     async def models(request: Request) -> dict[str, Any]:
         """OpenAI's list format, or Anthropic's when the caller sends `anthropic-version`."""
         created = sim.started_at
+        entry: dict[str, Any]
         if "anthropic-version" in request.headers:
             entry = {
                 "type": "model",

@@ -160,7 +160,8 @@ def _newton(
         theta += step
         if np.max(np.abs(step)) < 1e-10:
             break
-    return theta - theta.mean(axis=1, keepdims=True)
+    centred: np.ndarray = theta - theta.mean(axis=1, keepdims=True)
+    return centred
 
 
 def _connected(k: int, first: np.ndarray, second: np.ndarray) -> bool:
@@ -334,11 +335,11 @@ def fit_bradley_terry(
     bootstrapped and centred on the battles among themselves alone.
     """
     if battles is not None:
-        rows = list(battles)
+        rows: list[tuple[str, str, float] | tuple[str, str, float, float]] = list(battles)
         model_a = [row[0] for row in rows]
         model_b = [row[1] for row in rows]
         score_a = [row[2] for row in rows]
-        weight = [row[3] if len(row) > 3 else 1.0 for row in rows]  # type: ignore[misc]
+        weight = [row[3] if len(row) > 3 else 1.0 for row in rows]
     if model_a is None or model_b is None or score_a is None:
         raise ValueError("give battles, or model_a, model_b and score_a")
     names_a = np.asarray(model_a, dtype=object)

@@ -25,6 +25,7 @@ likely wrong narrows the second term (active inference, Zrnic and Candes 2024);
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -140,27 +141,28 @@ def calibrate(
     stale = int((in_domain & labelled & ~current).sum())
     ad_hoc = int(np.isin(draws.ad_hoc_pair, members).sum())
     n_domain = int(inside.sum())
-    base = {
-        "labels_used": n_domain,
-        "labels_excluded": ad_hoc + stale,
-        "excluded_reasons": {
+    # The fields both answers share, bound to the constructor so each one is type-checked.
+    calibrated = partial(
+        Calibrated,
+        labels_used=n_domain,
+        labels_excluded=ad_hoc + stale,
+        excluded_reasons={
             name: count
             for name, count in (("ad_hoc", ad_hoc), ("population_changed", stale))
             if count
         },
-        "draws_waiting": int((in_domain & ~labelled).sum()),
-        "method": METHOD,
-        "judge_estimate": float(f_all.mean()) if big_n else None,
-        "judge_variance": float(f_all.var()) if big_n else None,
-        "population": big_n,
-        "confusion": _confusion(f_labelled[inside], y[inside]),
-    }
+        draws_waiting=int((in_domain & ~labelled).sum()),
+        method=METHOD,
+        judge_estimate=float(f_all.mean()) if big_n else None,
+        judge_variance=float(f_all.var()) if big_n else None,
+        population=big_n,
+        confusion=_confusion(f_labelled[inside], y[inside]),
+    )
     if n_domain < MIN_LABELS:
         reason = f"{n_domain} labels from the label queue; the calibrated figure needs {MIN_LABELS}"
         if ad_hoc:
             reason += f" ({ad_hoc} labels made outside the queue do not count)"
-        return Calibrated(
-            **base,
+        return calibrated(
             estimate=None,
             ci=None,
             lam=None,
@@ -179,8 +181,7 @@ def calibrate(
     lam = tuned_lambda(y, f_labelled, w)
     tuned = estimate_at(y, f_labelled, f_all, w, label_variance, lam, confidence)
     alone = estimate_at(y, f_labelled, f_all, w, label_variance, 0.0, confidence)
-    return Calibrated(
-        **base,
+    return calibrated(
         estimate=min(1.0, max(0.0, tuned.estimate)),
         ci=_clip(*tuned.ci),
         lam=lam,

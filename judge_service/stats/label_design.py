@@ -69,4 +69,5 @@ def probabilities(kinds: np.ndarray, strategy: Strategy, sizes: np.ndarray) -> n
     if strategy is Strategy.UNIFORM:
         return np.full(kinds.size, 1.0 / kinds.size)
     weight = sizes[kinds]
-    return weight / weight.sum()
+    chances: np.ndarray = weight / weight.sum()
+    return chances

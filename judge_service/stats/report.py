@@ -250,8 +250,8 @@ def _panel_entity(judges: list[_Entity], n_pairs: int, pending: int) -> _Entity:
         reason=reason,
         games=np.concatenate([j.games for j in judges], axis=1),
         game_order=np.concatenate([j.game_order for j in judges], axis=1),
-        judged=np.sum([j.judged for j in judges], axis=0, dtype=np.int16),
-        consistent=np.sum([j.consistent for j in judges], axis=0, dtype=np.int16),
+        judged=np.stack([j.judged for j in judges]).sum(axis=0, dtype=np.int16),
+        consistent=np.stack([j.consistent for j in judges]).sum(axis=0, dtype=np.int16),
     )
 
 

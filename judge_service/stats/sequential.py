@@ -50,7 +50,8 @@ def _lower_sequence(x: np.ndarray, alpha: float, truncation: float) -> np.ndarra
     weight = np.cumsum(bets, axis=-1)
     centre = np.cumsum(bets * x, axis=-1) / weight
     margin = (log_alpha + np.cumsum(spread * psi, axis=-1)) / weight
-    return np.maximum(centre - margin, 0.0)
+    bound: np.ndarray = np.maximum(centre - margin, 0.0)
+    return bound
 
 
 def confidence_sequence(

@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from redis import RedisError
-from starlette.datastructures import Headers, State
+from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -42,6 +42,7 @@ from judge_service.db.projects import default_project, key_digest, project_for_k
 from judge_service.redis_clients import probe_redis
 from judge_service.web.deps import SettingsDep
 from judge_service.web.limits import BodyLimitMiddleware
+from judge_service.web.state import AppState, state_of
 
 COOKIE = "judge_key"
 log = logging.getLogger(__name__)
@@ -151,7 +152,9 @@ class RateLimiter:
             name = f"judge:ratelimit:{caller}:{window}"
             try:
                 with self._redis.pipeline() as pipe:
-                    count = int(pipe.incr(name).expire(name, 2 * WINDOW_S).execute()[0])
+                    pipe.incr(name)
+                    pipe.expire(name, 2 * WINDOW_S)
+                    count = int(pipe.execute()[0])
             except RedisError:
                 # Redis only dispatches; while it is away, requests are not refused for it.
                 log.warning("rate limit not counted: Redis unreachable")
@@ -174,7 +177,7 @@ async def authenticate(scope: Scope, settings: Settings) -> Project:
     Async, so a request hops to a worker thread only to ask the database or Redis. Keys are
     looked up on every request, never cached: `keys revoke` takes effect at once.
     """
-    state: State = scope["app"].state
+    state = state_of(scope["app"], AppState)
     needs = access(settings.auth, scope)
     if needs == "refused":
         raise HTTPException(
@@ -188,10 +191,10 @@ async def authenticate(scope: Scope, settings: Settings) -> Project:
     if needs == "key":
         beyond = " (required beyond this machine)" if settings.auth == "auto" else ""
         raise _unauthorized(f"missing API key: send 'Authorization: Bearer <key>'{beyond}")
-    if getattr(state, "default_project", None) is None:
+    project: Project | None = getattr(state, "default_project", None)
+    if project is None:
         # An open server's one project: its row never changes, so a process reads it once.
-        state.default_project = await run_in_threadpool(_read_default_project, state)
-    project: Project = state.default_project
+        project = state.default_project = await run_in_threadpool(_read_default_project, state)
     return project
 
 
@@ -203,7 +206,7 @@ async def current_project(request: Request, settings: SettingsDep) -> Project:
     return project
 
 
-def _keyed_project(state: State, key: str, settings: Settings) -> Project:
+def _keyed_project(state: AppState, key: str, settings: Settings) -> Project:
     with state.sessions() as session:
         project = project_for_key(session, key)  # detached when returned: only its id is read
     if project is None:
@@ -218,7 +221,7 @@ def _keyed_project(state: State, key: str, settings: Settings) -> Project:
     return project
 
 
-def _read_default_project(state: State) -> Project:
+def _read_default_project(state: AppState) -> Project:
     with state.sessions() as session:
         return default_project(session)
 

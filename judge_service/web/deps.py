@@ -4,11 +4,12 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from judge_service.config import Settings
 from judge_service.db.models import Pair, Project, Run
 from judge_service.jobs.dispatch import Dispatcher
+from judge_service.web.state import AppState, state_of
 
 # Ids are bigint columns: a larger number is no id, and PostgreSQL refuses to compare a
 # column with it.
@@ -16,21 +17,27 @@ MAX_ROW_ID = 2**63 - 1
 
 
 def _session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
+    with state_of(request.app, AppState).sessions() as session:
         yield session
 
 
 # Async because they never block: FastAPI runs a sync dependency on a worker thread,
 # a thread hop per dependency per request.
+async def _sessions(request: Request) -> sessionmaker[Session]:
+    return state_of(request.app, AppState).sessions
+
+
 async def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    return state_of(request.app, AppState).settings
 
 
 async def _dispatcher(request: Request) -> Dispatcher:
-    return request.app.state.dispatcher
+    return state_of(request.app, AppState).dispatcher
 
 
 SessionDep = Annotated[Session, Depends(_session)]
+# For a session of its own: a streamed response outlives the request's.
+SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

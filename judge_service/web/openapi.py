@@ -31,6 +31,7 @@ def state_rules(app: FastAPI, settings: Settings) -> None:
                     for prop in ("judge", "judges"):
                         if prop in properties:
                             _name_judges(properties[prop], names)
+            return document  # FastAPI keeps it as `app.openapi_schema`
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend

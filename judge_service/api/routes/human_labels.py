@@ -13,10 +13,11 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from judge_service.api.schemas import TOO_LARGE, Text, refused
+from judge_service.api.schemas import TOO_LARGE, refused
 from judge_service.db.models import LabelSource
 from judge_service.judging.verdicts import Verdict
 from judge_service.services.labels import key_identity, labels_of, record_label
+from judge_service.text import Text
 from judge_service.web.auth import AUTH_RESPONSES, ProjectDep, request_key
 from judge_service.web.deps import RowId, SessionDep, get_pair
 from judge_service.web.limits import StrictJSONRoute

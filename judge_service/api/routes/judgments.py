@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from judge_service.api.schemas import NO_RUN
 from judge_service.csv_cells import csv_cell
 from judge_service.db.queries import JUDGMENT_EXPORT_COLUMNS, iter_judgments
 from judge_service.web.auth import AUTH_RESPONSES, ProjectDep
-from judge_service.web.deps import RowId, SessionDep, get_run
+from judge_service.web.deps import RowId, SessionDep, SessionsDep, get_run
 
 router = APIRouter(prefix="/v1/runs", tags=["judgments"], responses=AUTH_RESPONSES)
 
@@ -65,13 +65,12 @@ def _csv(records: Iterator[dict[str, Any]]) -> Iterator[str]:
 )
 def export_judgments(
     run_id: RowId,
-    request: Request,
     session: SessionDep,
+    sessions: SessionsDep,
     project: ProjectDep,
     format: Literal["jsonl", "csv"] = "jsonl",
 ) -> StreamingResponse:
     get_run(session, run_id, project)
-    sessions = request.app.state.sessions
 
     def records() -> Iterator[dict[str, Any]]:
         # Its own session: the request's may be closed before streaming ends.

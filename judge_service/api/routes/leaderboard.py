@@ -5,10 +5,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from judge_service.api.schemas import MAX_ROW_ID
 from judge_service.services.leaderboard import MAX_RUNS, compute_leaderboard
 from judge_service.web.auth import AUTH_RESPONSES, ProjectDep
-from judge_service.web.deps import SessionDep
+from judge_service.web.deps import MAX_ROW_ID, SessionDep
 from judge_service.web.errors import query_error
 
 router = APIRouter(prefix="/v1/leaderboard", tags=["leaderboard"], responses=AUTH_RESPONSES)
@@ -25,8 +24,8 @@ def _parse_ids(runs: str) -> list[int]:
     if not _RUNS.fullmatch(runs):
         raise query_error(
             "runs",
-            f"runs must be 1 to {MAX_RUNS} comma-separated run ids, e.g. runs=1,2,3; "
-            f"ids are from 1 to {MAX_ROW_ID}",
+            f"runs must name at least one and at most {MAX_RUNS} runs as comma-separated "
+            f"run ids, e.g. runs=1,2,3; ids are from 1 to {MAX_ROW_ID}",
         )
     return sorted({int(part) for part in runs.split(",")})
 

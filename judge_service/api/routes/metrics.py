@@ -3,8 +3,10 @@
 What it reports and why no project can read another's data in it: `api.metrics_collector`.
 """
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from judge_service.api.deps import MetricsDep
 
 router = APIRouter(tags=["health"])
 
@@ -14,7 +16,5 @@ router = APIRouter(tags=["health"])
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
-def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+def metrics(collector: MetricsDep) -> Response:
+    return Response(generate_latest(collector.registry), media_type=CONTENT_TYPE_LATEST)

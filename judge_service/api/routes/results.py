@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from judge_service.api.schemas import MAX_ROW_ID, NO_RUN
+from judge_service.api.schemas import NO_RUN
 from judge_service.db.pair_results import pair_outcomes_page
 from judge_service.stats.preference import Outcome
 from judge_service.web.auth import AUTH_RESPONSES, ProjectDep
-from judge_service.web.deps import RowId, SessionDep, get_run
+from judge_service.web.deps import MAX_ROW_ID, RowId, SessionDep, get_run
 
 router = APIRouter(prefix="/v1/runs", tags=["results"], responses=AUTH_RESPONSES)
 
