@@ -25,10 +25,7 @@ from judge_service.stats.calibrated import MIN_LABELS
 from judge_service.stats.planning import SamplePlan, plan_sample
 from judge_service.tables import usd
 from judge_service.web.deps import get_run
-
-
-def _refused(field: str, msg: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": ("body", field), "msg": msg, "type": "value_error"}])
+from judge_service.web.errors import body_error
 
 
 def make_plan(
@@ -41,7 +38,7 @@ def make_plan(
         run = get_run(session, body.pilot_run_id, project)
         status = run_counts(session, [run.id])[run.id].status
         if status not in ("done", "budget_exhausted"):
-            raise _refused("pilot_run_id", f"run {run.id} is {status}: plan from a finished run")
+            raise body_error("pilot_run_id", f"run {run.id} is {status}: plan from a finished run")
         pilot = load_pilot(session, run)
     judges = _judges(body, pilot, settings.all_judges)
     win_rate, tie_share = _shares(body, pilot)
@@ -49,7 +46,7 @@ def make_plan(
     try:
         sample = plan_sample(body.half_width, body.confidence, win_rate, tie_share, error)
     except ValueError as refused:  # a pilot run whose every pair had one outcome
-        raise _refused("pilot_run_id", str(refused)) from None
+        raise body_error("pilot_run_id", str(refused)) from None
     prompt, output, tokens_source = _tokens_per_call(body, pilot, judges, settings.all_judges)
     calls = sample.pairs * (2 if body.swap else 1)
     tokens, cost = _judging(calls, judges, prompt, output, settings.all_judges)
@@ -91,9 +88,9 @@ def _judges(body: PlanCreate, pilot: Pilot | None, known: dict[str, JudgeConfig]
         missing = [name for name in judges if name not in known]
         if pilot and missing:
             msg = f"judges {missing} of run {pilot.run_id} are not configured: name the judges"
-            raise _refused("judges", msg)
+            raise body_error("judges", msg)
         if not judges:
-            raise _refused("judges", "no judge is configured")
+            raise body_error("judges", "no judge is configured")
         return judges
     errors: list[dict[str, Any]] = []
     for index, name in enumerate(body.judges):
@@ -114,7 +111,7 @@ def _shares(body: PlanCreate, pilot: Pilot | None) -> tuple[float, float]:
         share = DEFAULT_TIE_SHARE if body.tie_share is None else body.tie_share
         return body.expected_win_rate, share
     if pilot.win_rate is None or pilot.half_share is None:
-        raise _refused("pilot_run_id", f"run {pilot.run_id} has no pair with a panel outcome")
+        raise body_error("pilot_run_id", f"run {pilot.run_id} has no pair with a panel outcome")
     return pilot.win_rate, pilot.half_share
 
 

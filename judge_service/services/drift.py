@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 import numpy as np
 from fastapi import HTTPException
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -33,6 +32,7 @@ from judge_service.services.derived_runs import derive_run
 from judge_service.stats.drift import compare_outcomes
 from judge_service.stats.preference import NO_OUTCOME, OUTCOME_CODES, combine_orders
 from judge_service.web.deps import get_run
+from judge_service.web.errors import body_error
 
 
 class DriftComparisonPublic(BaseModel):
@@ -81,13 +81,9 @@ class DriftReferencePublic(BaseModel):
     created_at: datetime
 
 
-def _body_error(field: str, msg: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": ("body", field), "msg": msg, "type": "value_error"}])
-
-
 def _configured(judge: str, known: dict[str, JudgeConfig]) -> JudgeConfig:
     if judge not in known:
-        raise _body_error("judge", f"unknown judge {judge!r}; configured: {sorted(known)}")
+        raise body_error("judge", f"unknown judge {judge!r}; configured: {sorted(known)}")
     return known[judge]
 
 
@@ -109,10 +105,10 @@ def register_reference(
     _configured(judge, known)
     run = get_run(session, run_id, project)
     if judge not in run.judges:
-        raise _body_error("judge", f"judge {judge!r} did not judge run {run.id}: {run.judges}")
+        raise body_error("judge", f"judge {judge!r} did not judge run {run.id}: {run.judges}")
     population = run_pair_ids(session, run.id)
     if not population:
-        raise _body_error("run_id", f"run {run.id} has no pairs")
+        raise body_error("run_id", f"run {run.id} has no pairs")
     pair_ids = None
     if sample is not None:
         seed = 0 if seed is None else seed  # a sample is always reproducible
